@@ -1,0 +1,49 @@
+# Set-up is idempotent: stamp files in .venv record what is installed, so a second call does nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU machines here have these wheels on disk; elsewhere override, e.g. TORCH="torch torchvision".
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+ARGS ?=
+
+# Use the read-only MNIST copy beside the clone when there is one, so nothing downloads.
+ifneq ($(wildcard ../shared/data/MNIST/raw),)
+export MNIST_ROOT ?= $(abspath ../shared/data)
+endif
+
+.PHONY: install dev train test lint format ui clean
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+train: install  ## 10-epoch SeedCNN run, logged to mlruns/ (extra overrides: make train ARGS="seed=7")
+	$(BIN)/python scripts/train.py $(ARGS)
+
+test: dev  ## the default (fast) test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: install  ## MLflow UI over the embedded store on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port 5000
+
+clean:  ## remove run outputs (keeps the MLflow store)
+	rm -rf logs .pytest_cache

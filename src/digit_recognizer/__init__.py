@@ -1,0 +1,1 @@
+"""Handwritten-digit recognition on MNIST: data, nets, training, tracking and inference."""

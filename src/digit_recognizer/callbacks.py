@@ -1,0 +1,73 @@
+"""Training callbacks the pipeline always attaches: epoch history and a checkpoint on interrupt."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc")
+
+
+class EpochHistory(Callback):
+    """Records per-epoch metrics and training throughput; stored in checkpoints so resumes keep it."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+        self._started = 0.0
+        self._train_seconds = 0.0
+        self._images = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._started = time.perf_counter()
+        self._train_seconds = 0.0
+        self._images = 0
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        self._images += len(batch[1])
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking and self._train_seconds == 0.0:
+            self._train_seconds = time.perf_counter() - self._started
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch_seconds = time.perf_counter() - self._started
+        train_seconds = self._train_seconds or epoch_seconds
+        images_per_second = self._images / train_seconds if train_seconds > 0 else 0.0
+        pl_module.log("perf/epoch_seconds", epoch_seconds)
+        pl_module.log("perf/train_images_per_sec", images_per_second)
+        metrics = trainer.callback_metrics
+        row = {key: float(metrics[key]) for key in HISTORY_KEYS if key in metrics}
+        row.update(epoch=trainer.current_epoch, epoch_seconds=epoch_seconds)
+        row["train_images_per_sec"] = images_per_second
+        self.history.append(row)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+
+
+class CheckpointOnInterrupt(Callback):
+    """Writes ``last.ckpt`` when fitting is stopped by Ctrl-C or SIGTERM, so it can be resumed."""
+
+    def __init__(self, dirpath: str | Path, filename: str = "last.ckpt") -> None:
+        self.path = Path(dirpath) / filename
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        interrupted = isinstance(exception, KeyboardInterrupt | SIGTERMException)
+        if interrupted and trainer.state.fn == TrainerFn.FITTING:
+            trainer.save_checkpoint(self.path)

@@ -1,0 +1,235 @@
+"""MNIST from its four IDX files: decoded once into uint8 tensors, served in whole batches."""
+
+import gzip
+import hashlib
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from digit_recognizer.errors import UserError
+from digit_recognizer.normalize import IMAGE_SIZE, NUM_CLASSES
+
+log = logging.getLogger(__name__)
+
+# File names as torchvision lays them out under <root>/MNIST/raw/, with the md5 of each raw file.
+MNIST_MD5: dict[str, str] = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+IDX_UBYTE = 0x08
+
+
+def find_raw_dir(root: str | Path) -> Path | None:
+    """The folder under ``root`` holding the IDX files (``MNIST/raw`` as torchvision lays it out)."""
+    root = Path(root).expanduser()
+    for candidate in (root / "MNIST" / "raw", root / "raw", root):
+        if all(_existing(candidate / name) for name in MNIST_MD5):
+            return candidate
+    return None
+
+
+def _existing(path: Path) -> Path | None:
+    """``path`` itself, or its ``.gz`` twin as downloaded, whichever exists."""
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx(path: str | Path, expected_md5: str | None = None) -> torch.Tensor:
+    """Decode one unsigned-byte IDX file (plain or gzipped) into a uint8 tensor of its shape."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except OSError as err:
+        raise UserError(f"Cannot read MNIST file {path}: {err.strerror or err}.") from err
+    if expected_md5 is not None and hashlib.md5(raw).hexdigest() != expected_md5:
+        raise UserError(
+            f"MNIST file {path} is corrupt (md5 mismatch); replace it with a fresh copy "
+            "or set data.verify_md5=false for a non-standard IDX file."
+        )
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UBYTE or raw[3] == 0:
+        raise UserError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UserError(f"{path} is truncated: its IDX header is incomplete.")
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + _product(shape)
+    if len(raw) != expected:
+        raise UserError(
+            f"{path} has {len(raw)} bytes but its header promises {expected}; the file is "
+            "truncated or corrupt."
+        )
+    payload = bytearray(raw[header:])
+    data = (
+        torch.frombuffer(payload, dtype=torch.uint8)
+        if payload
+        else torch.empty(0, dtype=torch.uint8)
+    )
+    return data.reshape(shape)
+
+
+def _product(values: list[int]) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
+
+
+def load_split(
+    raw_dir: Path, split: str, verify_md5: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 1, 28, 28) uint8 and labels (N,) int64 of the ``train`` or ``test`` split."""
+    image_name, label_name = SPLIT_FILES[split]
+    image_path, label_path = _existing(raw_dir / image_name), _existing(raw_dir / label_name)
+    if image_path is None or label_path is None:
+        raise UserError(f"MNIST {split} files are missing from {raw_dir}.")
+    # The known sums are of the raw files, so a .gz download is checked after decompression.
+    images = read_idx(image_path, MNIST_MD5[image_name] if verify_md5 else None)
+    labels = read_idx(label_path, MNIST_MD5[label_name] if verify_md5 else None)
+    if images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIZE, IMAGE_SIZE):
+        raise UserError(
+            f"{image_path} holds images of shape {tuple(images.shape)}, not N x 28 x 28."
+        )
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise UserError(
+            f"{label_path} holds {tuple(labels.shape)} labels for {len(images)} images; "
+            "the two files do not belong together."
+        )
+    if len(labels) and int(labels.max()) >= NUM_CLASSES:
+        raise UserError(f"{label_path} holds a label above 9; it is not an MNIST label file.")
+    return images.unsqueeze(1).contiguous(), labels.long()
+
+
+class InMemoryDigits(Dataset):
+    """Images and labels held as tensors; a whole batch is one indexing operation."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        # DataLoader hands the batch's indices here, skipping per-sample Python work and collation.
+        index = torch.as_tensor(indices)
+        return self.images[index], self.labels[index]
+
+
+def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Collate function for ``InMemoryDigits``: the batch is already stacked."""
+    return batch
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """The official MNIST split: a seeded train/validation cut of the 60,000, and the 10,000 test."""
+
+    def __init__(
+        self,
+        root: str = "data",
+        batch_size: int = 64,
+        eval_batch_size: int = 1000,
+        val_size: int = 5000,
+        split_seed: int = 42,
+        download: bool = False,
+        verify_md5: bool = True,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if not isinstance(value, int) or value < 1:
+                raise UserError(f"data.{name} must be a positive integer, got {value!r}.")
+        if not isinstance(val_size, int) or val_size < 1:
+            raise UserError(f"data.val_size must be a positive integer, got {val_size!r}.")
+        self.root = Path(root).expanduser()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_size = val_size
+        self.split_seed = split_seed
+        self.download = download
+        self.verify_md5 = verify_md5
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.train_set: InMemoryDigits | None = None
+        self.val_set: InMemoryDigits | None = None
+        self.test_set: InMemoryDigits | None = None
+
+    def prepare_data(self) -> None:
+        if find_raw_dir(self.root) is not None:
+            return
+        if not self.download:
+            raise UserError(
+                f"MNIST IDX files not found under {self.root}/MNIST/raw; point data.root (or the "
+                "MNIST_ROOT environment variable) at a folder holding MNIST/raw/, or set "
+                "data.download=true to fetch them."
+            )
+        from torchvision.datasets import MNIST
+
+        log.info("Downloading MNIST into %s", self.root)
+        for train in (True, False):
+            MNIST(str(self.root), train=train, download=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        raw_dir = find_raw_dir(self.root)
+        if raw_dir is None:
+            self.prepare_data()
+            raw_dir = find_raw_dir(self.root)
+            assert raw_dir is not None
+        if stage in (None, "fit", "validate") and self.train_set is None:
+            images, labels = load_split(raw_dir, "train", self.verify_md5)
+            if self.val_size >= len(labels):
+                raise UserError(
+                    f"data.val_size={self.val_size} leaves no training images out of {len(labels)}."
+                )
+            # A fixed split seed keeps the validation set identical across training seeds.
+            order = torch.randperm(
+                len(labels), generator=torch.Generator().manual_seed(self.split_seed)
+            )
+            val_idx, train_idx = order[: self.val_size], order[self.val_size :]
+            self.train_set = InMemoryDigits(images[train_idx], labels[train_idx])
+            self.val_set = InMemoryDigits(images[val_idx], labels[val_idx])
+        if stage in (None, "test", "predict") and self.test_set is None:
+            self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "call setup('fit') first"
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        assert self.val_set is not None, "call setup('fit') first"
+        return self._loader(self.val_set, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        assert self.test_set is not None, "call setup('test') first"
+        return self._loader(self.test_set, self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    def _loader(self, dataset: InMemoryDigits, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=keep_batch,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )

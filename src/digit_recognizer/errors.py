@@ -1,0 +1,15 @@
+"""The one exception type for mistakes a user can fix (bad path, bad file, bad value)."""
+
+
+class UserError(Exception):
+    """A problem the user can fix; scripts print its message as one line and exit non-zero."""
+
+    exit_code = 2
+
+
+class TrainingInterrupted(UserError):
+    """Training was stopped by Ctrl-C or SIGTERM after saving what it had."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # 128 + signal number, as a shell reports it

@@ -1,0 +1,105 @@
+"""``DigitClassifier``: the LightningModule that trains, evaluates and predicts with a net."""
+
+import inspect
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from digit_recognizer.nets import build_net
+from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES, normalize_images
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+
+
+class DigitClassifier(L.LightningModule):
+    """Classify 1x28x28 digits with the registered net described by ``net`` (name + arguments).
+
+    The checkpoint's hyperparameters hold only plain values (net description, normalisation,
+    loss settings), so ``inference.py`` rebuilds the net from a checkpoint alone.
+    """
+
+    def __init__(
+        self,
+        net: dict[str, Any],
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_interval: str = "epoch",
+        label_smoothing: float = 0.0,
+        input_mean: float = MNIST_MEAN,
+        input_std: float = MNIST_STD,
+    ) -> None:
+        super().__init__()
+        # Optimizer and scheduler are Hydra partials (code, not data): the resolved config records them.
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
+        self.net = build_net(**net)
+        self.optimizer_factory = optimizer or partial(torch.optim.Adam, lr=1e-3)
+        self.scheduler_factory = scheduler
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.train_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of uint8 (0-255) or [0, 1] float images."""
+        x = normalize_images(images, self.hparams.input_mean, self.hparams.input_std)
+        return self.net(x)
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = self.criterion(logits, labels)
+        accuracy = getattr(self, f"{stage}_acc")
+        accuracy(logits, labels)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """Class probabilities, shape (B, 10); the batch may carry labels, which are ignored."""
+        images = batch[0] if isinstance(batch, list | tuple) else batch
+        return self(images).softmax(dim=1)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        interval = self.hparams.scheduler_interval
+        scheduler = self.scheduler_factory(optimizer, **self._schedule_length(interval))
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+        }
+
+    def _schedule_length(self, interval: str) -> dict[str, int]:
+        """Fill the run length a scheduler needs (OneCycle's total_steps, cosine's T_max) if unset."""
+        factory = self.scheduler_factory
+        given = factory.keywords if isinstance(factory, partial) else {}
+        target = factory.func if isinstance(factory, partial) else factory
+        parameters = inspect.signature(target).parameters
+        steps = (
+            int(self.trainer.estimated_stepping_batches)
+            if interval == "step"
+            else int(self.trainer.max_epochs)
+        )
+        return {
+            name: steps
+            for name in ("total_steps", "T_max")
+            if name in parameters and name not in given
+        }

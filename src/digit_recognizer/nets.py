@@ -1,0 +1,54 @@
+"""Plain ``nn.Module`` classifiers for 1x28x28 digits. No framework code lives here."""
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from digit_recognizer.errors import UserError
+from digit_recognizer.normalize import NUM_CLASSES
+
+
+class SeedCNN(nn.Module):
+    """The original notebook's Keras CNN, layer for layer: 93,322 trainable parameters."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, kernel_size=3),  # 26x26x32
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 13x13x32
+            nn.Conv2d(32, 64, kernel_size=3),  # 11x11x64
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 5x5x64
+            nn.Conv2d(64, 64, kernel_size=3),  # 3x3x64
+            nn.ReLU(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),  # 576
+            nn.Linear(3 * 3 * 64, 64),
+            nn.ReLU(),
+            nn.Linear(64, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+# Checkpoints name their net by key, so inference rebuilds it without importing arbitrary code.
+NETS: dict[str, type[nn.Module]] = {
+    "SeedCNN": SeedCNN,
+}
+
+
+def build_net(name: str, **kwargs: Any) -> nn.Module:
+    """Build the registered net ``name`` with its keyword arguments."""
+    if name not in NETS:
+        known = ", ".join(sorted(NETS))
+        raise UserError(f"Unknown net {name!r}; known nets: {known}.")
+    return NETS[name](**kwargs)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

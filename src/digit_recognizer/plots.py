@@ -1,0 +1,99 @@
+"""Figures for a run: learning curves, confusion matrix, worst mistakes (PNG files, no display)."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: runs write files, they never open windows
+import matplotlib.pyplot as plt
+import torch
+
+
+def plot_learning_curves(history: Sequence[dict[str, float]], path: str | Path) -> Path:
+    """Accuracy and loss per epoch, training against validation: the notebook's two plots."""
+    epochs = [int(row["epoch"]) + 1 for row in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("acc", "loss"), strict=True):
+        for stage, style in (("train", "o-"), ("val", "s--")):
+            key = f"{stage}/{metric}"
+            points = [(e, row[key]) for e, row in zip(epochs, history, strict=True) if key in row]
+            if points:
+                ax.plot(*zip(*points, strict=True), style, label=stage)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy" if metric == "acc" else "cross-entropy loss")
+        ax.set_title("Accuracy" if metric == "acc" else "Loss")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def confusion_matrix(
+    labels: torch.Tensor, predictions: torch.Tensor, classes: int = 10
+) -> torch.Tensor:
+    """Counts (true class x predicted class)."""
+    flat = labels.long() * classes + predictions.long()
+    return torch.bincount(flat, minlength=classes * classes).reshape(classes, classes)
+
+
+def plot_confusion_matrix(matrix: torch.Tensor, path: str | Path) -> Path:
+    """Heat map of the confusion matrix with each cell's count."""
+    matrix = matrix.cpu()
+    classes = matrix.shape[0]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    image = ax.imshow(matrix.float().log1p(), cmap="Blues")
+    threshold = matrix.float().log1p().max() / 2
+    for true in range(classes):
+        for pred in range(classes):
+            count = int(matrix[true, pred])
+            color = "white" if matrix[true, pred].float().log1p() > threshold else "black"
+            ax.text(pred, true, str(count), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = matrix.diag().sum().item() / max(matrix.sum().item(), 1)
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.2%})")
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
+    return _save(fig, path)
+
+
+def worst_mistakes(labels: torch.Tensor, probabilities: torch.Tensor, count: int) -> torch.Tensor:
+    """Indices of wrong predictions, most confident first."""
+    confidence, predicted = probabilities.max(dim=1)
+    wrong = (predicted != labels).nonzero().flatten()
+    order = confidence[wrong].argsort(descending=True)
+    return wrong[order][:count]
+
+
+def plot_mistakes(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    path: str | Path,
+    count: int = 32,
+) -> Path:
+    """Grid of the most confident wrong predictions, titled true -> predicted (confidence)."""
+    indices = worst_mistakes(labels, probabilities, count)
+    columns = 8
+    rows = max(1, -(-len(indices) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, indices.tolist(), strict=False):
+        confidence, predicted = probabilities[index].max(dim=0)
+        ax.imshow(images[index].squeeze(0).cpu(), cmap="gray")
+        ax.set_title(f"{int(labels[index])}→{int(predicted)} ({confidence:.0%})", fontsize=8)
+    if len(indices) == 0:
+        axes.flat[0].set_title("no mistakes")
+    fig.suptitle("Worst mistakes: true → predicted (confidence)")
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,84 @@
+"""MLflow: store locations, run names and tags, config logging, finding runs. No Lightning here."""
+
+import secrets
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from digit_recognizer.errors import UserError
+
+LOCAL_SCHEMES = {"sqlite", "file", ""}
+
+
+def is_local_store(tracking_uri: str) -> bool:
+    """True for the embedded stores (SQLite file or plain folder), false for a tracking server."""
+    return urlparse(tracking_uri).scheme in LOCAL_SCHEMES
+
+
+def prepare_store(tracking_uri: str, artifact_location: str | None) -> str | None:
+    """Create the embedded store's folder; returns the artifact location to use (None for servers)."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "sqlite":
+        # sqlite:////abs/path.db has path //abs/path.db; the leading slash belongs to the URI.
+        Path(parsed.path[1:]).parent.mkdir(parents=True, exist_ok=True)
+    if not is_local_store(tracking_uri) or artifact_location is None:
+        return None
+    Path(artifact_location).mkdir(parents=True, exist_ok=True)
+    return Path(artifact_location).resolve().as_uri()
+
+
+def make_run_name(model_name: str) -> str:
+    """Readable, sortable and unique even when the seed is fixed: ``seed_cnn-1125-181203-a3f9``."""
+    stamp = datetime.now().strftime("%m%d-%H%M%S")
+    return f"{model_name}-{stamp}-{secrets.token_hex(2)}"
+
+
+def git_commit(directory: str | Path) -> str:
+    """The checked-out commit (with ``-dirty`` when there are local changes), or ``unknown``."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalar leaves of a nested config as ``a.b.c`` keys; lists become their string form."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_config(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            flat[name] = str(list(value))
+        else:
+            flat[name] = value
+    return flat
+
+
+def get_run(tracking_uri: str, run_id: str) -> Run:
+    """The run ``run_id`` of the store, or a clear error when there is none."""
+    try:
+        return MlflowClient(tracking_uri).get_run(run_id)
+    except MlflowException as err:
+        raise UserError(f"No MLflow run {run_id!r} in {tracking_uri}.") from err

@@ -1,0 +1,248 @@
+"""``train(cfg)``: fit, test the best checkpoint on the official test set, and record the run."""
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import Logger, MLFlowLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from digit_recognizer import plots, tracking
+from digit_recognizer.callbacks import CheckpointOnInterrupt, EpochHistory
+from digit_recognizer.data import MNISTDataModule
+from digit_recognizer.errors import TrainingInterrupted, UserError
+from digit_recognizer.module import DigitClassifier
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one experiment; returns the best validation accuracy (the sweep objective)."""
+    resume_ckpt, resume_run_id = _resume_point(cfg)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule: MNISTDataModule = build(cfg.data, "data")
+    model: DigitClassifier = build(cfg.model, "model")
+    _check_optimizer(model)
+    logger = _build_logger(cfg, resume_run_id)
+    history = EpochHistory()
+    checkpoint_dir = Path(cfg.callbacks.model_checkpoint.dirpath)
+    callbacks = [build(node, f"callbacks.{name}") for name, node in cfg.callbacks.items() if node]
+    if logger is None:  # Lightning refuses an LR monitor with nothing to log to
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    callbacks += [history, CheckpointOnInterrupt(checkpoint_dir)]
+    trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger or False)
+    run = RunRecorder(logger) if isinstance(logger, MLFlowLogger) else None
+    if run is not None:
+        run.start(cfg, checkpoint_dir, resumed=resume_run_id is not None)
+
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt)
+        best_val_acc = _evaluate(trainer, model, datamodule, history, run)
+    except BaseException as error:
+        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+        if run is not None:
+            run.fail("KILLED" if interrupted else "FAILED", checkpoint_dir, history.history)
+        if interrupted:
+            by_sigterm = isinstance(error, SIGTERMException)
+            resume = (
+                f"resume_run={run.run_id}" if run else f"ckpt_path={checkpoint_dir / 'last.ckpt'}"
+            )
+            raise TrainingInterrupted(
+                f"Training stopped by {'SIGTERM' if by_sigterm else 'Ctrl-C'}; last.ckpt is in "
+                f"{checkpoint_dir}; continue with `python scripts/train.py {resume}`.",
+                exit_code=143 if by_sigterm else 130,
+            ) from error
+        raise
+    return best_val_acc
+
+
+def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
+    """Instantiate a config node, turning config mistakes into one readable sentence."""
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        reason = (
+            str(cause or err).strip().splitlines()[-1] if str(cause or err).strip() else repr(cause)
+        )
+        raise UserError(f"Cannot build {what} from the config: {reason}") from err
+
+
+def _check_optimizer(model: DigitClassifier) -> None:
+    # Building the optimizer once here turns a bad value (lr=-1, lr=abc) into a clear message
+    # before any run is created, instead of a traceback from inside Trainer.fit.
+    try:
+        model.optimizer_factory(model.parameters())
+    except (TypeError, ValueError) as err:
+        raise UserError(f"model.optimizer has a bad value: {err}") from err
+
+
+def _resume_point(cfg: DictConfig) -> tuple[str | None, str | None]:
+    """The checkpoint to continue from and, for ``resume_run``, the MLflow run to continue."""
+    run_id = cfg.get("resume_run")
+    ckpt_path = cfg.get("ckpt_path")
+    if run_id:
+        if not cfg.get("logger"):
+            raise UserError(
+                "resume_run needs the MLflow logger; drop logger=none or use ckpt_path."
+            )
+        run = tracking.get_run(cfg.logger.tracking_uri, run_id)
+        checkpoint_dir = run.data.tags.get("checkpoint_dir")
+        if not checkpoint_dir or not (Path(checkpoint_dir) / "last.ckpt").is_file():
+            raise UserError(
+                f"Run {run_id} has no last.ckpt on this machine (looked in {checkpoint_dir}); "
+                "pass ckpt_path=PATH to a checkpoint instead."
+            )
+        with open_dict(cfg):
+            cfg.callbacks.model_checkpoint.dirpath = checkpoint_dir
+        ckpt_path = str(Path(checkpoint_dir) / "last.ckpt")
+    if ckpt_path and not Path(ckpt_path).is_file():
+        raise UserError(f"ckpt_path={ckpt_path} does not exist; give the path of a .ckpt file.")
+    return ckpt_path, run_id
+
+
+def _build_logger(cfg: DictConfig, run_id: str | None) -> Logger | None:
+    node = cfg.get("logger")
+    if not node:
+        return None
+    location = tracking.prepare_store(node.tracking_uri, node.get("artifact_location"))
+    tags = {**(node.get("tags") or {}), **_run_tags(cfg)}
+    return build(
+        node,
+        "logger",
+        run_name=node.get("run_name") or tracking.make_run_name(_model_choice(cfg)),
+        tags=tags,
+        run_id=run_id,
+        artifact_location=location,
+    )
+
+
+def _run_tags(cfg: DictConfig) -> dict[str, str]:
+    tags = {
+        "model": _model_choice(cfg),
+        "net": str(cfg.model.net.name),
+        "data": "MNIST",
+        "seed": str(cfg.get("seed")),
+        "git_commit": tracking.git_commit(cfg.paths.root_dir),
+    }
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        tags["overrides"] = " ".join(hydra_cfg.overrides.task) or "(none)"
+        tags["output_dir"] = hydra_cfg.runtime.output_dir
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # Every job of one multirun shares the sweep folder: group by this tag in the MLflow UI.
+            tags["sweep"] = Path(hydra_cfg.sweep.dir).name
+            tags["sweep_job"] = str(hydra_cfg.job.num)
+    return tags
+
+
+def _model_choice(cfg: DictConfig) -> str:
+    """The model config's name (``seed_cnn``), or the net's class name outside a Hydra app."""
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.choices.get("model", cfg.model.net.name))
+    return str(cfg.model.net.name)
+
+
+def _evaluate(
+    trainer: L.Trainer,
+    model: DigitClassifier,
+    datamodule: MNISTDataModule,
+    history: EpochHistory,
+    run: "RunRecorder | None",
+) -> float | None:
+    """Test the best checkpoint once on the official test set and record metrics and figures."""
+    checkpoint: ModelCheckpoint | None = trainer.checkpoint_callback  # type: ignore[assignment]
+    # Read these before testing: restoring the best checkpoint also restores this callback's state.
+    best_path = checkpoint.best_model_path if checkpoint else ""
+    last_path = checkpoint.last_model_path if checkpoint else ""
+    best_score = checkpoint.best_model_score if checkpoint else None
+    best_val_acc = float(best_score) if best_score is not None else None
+    epochs = list(history.history)
+    ckpt = best_path or None
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
+    probabilities = torch.cat(trainer.predict(model, datamodule.test_dataloader(), ckpt_path=ckpt))
+    if run is not None:
+        run.finish(datamodule, probabilities, epochs, (best_path, last_path), best_val_acc)
+    return best_val_acc
+
+
+class RunRecorder:
+    """Writes one training run's config, figures and checkpoints into its MLflow run."""
+
+    def __init__(self, logger: MLFlowLogger) -> None:
+        self.logger = logger
+        self.client = logger.experiment
+        self.run_id: str = logger.run_id
+
+    def start(self, cfg: DictConfig, checkpoint_dir: Path, resumed: bool) -> None:
+        config = OmegaConf.to_container(cfg, resolve=True)
+        assert isinstance(config, dict)
+        params = tracking.flatten_config(config)
+        if resumed:
+            # MLflow refuses to change a logged param: keep the first values, record the new YAML.
+            logged = self.client.get_run(self.run_id).data.params
+            params = {key: value for key, value in params.items() if key not in logged}
+            self.client.update_run(self.run_id, status="RUNNING")
+        self.logger.log_hyperparams(params)
+        self.client.log_text(self.run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        self.client.set_tag(self.run_id, "checkpoint_dir", str(checkpoint_dir.resolve()))
+
+    def finish(
+        self,
+        datamodule: MNISTDataModule,
+        probabilities: torch.Tensor,
+        history: list[dict[str, float]],
+        checkpoints: tuple[str, str],
+        best_val_acc: float | None,
+    ) -> None:
+        assert datamodule.test_set is not None
+        labels, images = datamodule.test_set.labels, datamodule.test_set.images
+        if best_val_acc is not None:
+            self.client.log_metric(self.run_id, "val/acc_best", best_val_acc)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            plots.plot_learning_curves(history, folder / "learning_curves.png")
+            matrix = plots.confusion_matrix(labels, probabilities.argmax(dim=1))
+            plots.plot_confusion_matrix(matrix, folder / "confusion_matrix.png")
+            plots.plot_mistakes(images, labels, probabilities, folder / "mistakes.png")
+            self.client.log_artifacts(self.run_id, str(folder), "plots")
+        best_path, last_path = checkpoints
+        self._log_checkpoint(best_path, "best.ckpt")
+        self._log_checkpoint(last_path, "last.ckpt")
+        self.client.set_terminated(self.run_id, "FINISHED")
+
+    def fail(self, status: str, checkpoint_dir: Path, history: list[dict[str, float]]) -> None:
+        """Keep what the run learned so far and end it as KILLED or FAILED; never raises."""
+        try:
+            self._log_checkpoint(str(checkpoint_dir / "last.ckpt"), "last.ckpt")
+            if history:
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = plots.plot_learning_curves(history, Path(tmp) / "learning_curves.png")
+                    self.client.log_artifact(self.run_id, str(path), "plots")
+        except Exception as err:  # the original failure matters more than a lost artifact
+            log.warning("Could not save artifacts of the stopped run: %s", err)
+        try:
+            self.client.set_terminated(self.run_id, status)
+        except Exception as err:
+            log.warning("Could not mark MLflow run %s as %s: %s", self.run_id, status, err)
+
+    def _log_checkpoint(self, path: str, name: str) -> None:
+        if not path or not Path(path).is_file():
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            # Stable artifact names let predict.py find ``checkpoints/best.ckpt`` in any run.
+            target = shutil.copy(path, Path(tmp) / name)
+            self.client.log_artifact(self.run_id, target, "checkpoints")

@@ -1,0 +1,89 @@
+"""Every config group option composes and builds (Hydra compose API, no training)."""
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from digit_recognizer.data import MNISTDataModule
+from digit_recognizer.module import DigitClassifier
+from digit_recognizer.training import build
+from tests.helpers import CONFIG_DIR, compose_train, fast_overrides
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_model_configs_build(model: str, tmp_path: Path) -> None:
+    cfg = compose_train([*fast_overrides(tmp_path, tmp_path), f"model={model}"])
+    module = build(cfg.model, "model")
+    assert isinstance(module, DigitClassifier)
+    # Saved hyperparameters must be plain Python types so checkpoints load with weights_only=True.
+    assert all(type(value) in (dict, str, int, float, bool) for value in module.hparams.values())
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_trainer_configs_build(trainer: str, tmp_path: Path) -> None:
+    if trainer == "gpu":
+        pytest.skip("needs a GPU")
+    cfg = compose_train([*fast_overrides(tmp_path, tmp_path), f"trainer={trainer}"])
+    assert isinstance(build(cfg.trainer, "trainer", logger=False), L.Trainer)
+
+
+@pytest.mark.parametrize("callbacks", options("callbacks"))
+def test_callback_configs_build(callbacks: str, tmp_path: Path) -> None:
+    base = [o for o in fast_overrides(tmp_path, tmp_path) if "progress_bar" not in o]
+    cfg = compose_train([*base, f"callbacks={callbacks}"])
+    built = [build(node, name) for name, node in cfg.callbacks.items() if node]
+    assert built and "model_checkpoint" in cfg.callbacks
+
+
+def test_data_config_builds(tmp_path: Path) -> None:
+    cfg = compose_train(fast_overrides(tmp_path, tmp_path))
+    assert isinstance(build(cfg.data, "data"), MNISTDataModule)
+
+
+@pytest.mark.parametrize("logger", options("logger"))
+def test_logger_configs_compose(logger: str, tmp_path: Path) -> None:
+    cfg = compose_train([*fast_overrides(tmp_path, tmp_path), f"logger={logger}"])
+    if logger == "none":
+        assert not cfg.logger
+    else:
+        assert cfg.logger.tracking_uri == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+
+
+def test_every_hyperparameter_is_a_command_line_override(tmp_path: Path) -> None:
+    cfg = compose_train(
+        [
+            *fast_overrides(tmp_path, tmp_path),
+            "data.batch_size=128",
+            "model.optimizer.lr=3e-3",
+            "trainer.max_epochs=3",
+            "seed=7",
+            "model.optimizer._target_=torch.optim.SGD",
+            "+model.optimizer.momentum=0.9",
+        ]
+    )
+    assert (cfg.data.batch_size, cfg.model.optimizer.lr, cfg.trainer.max_epochs, cfg.seed) == (
+        128,
+        3e-3,
+        3,
+        7,
+    )
+    module = build(cfg.model, "model")
+    optimizer = module.optimizer_factory(module.parameters())
+    assert type(optimizer).__name__ == "SGD" and optimizer.defaults["momentum"] == 0.9
+
+
+def test_misspelt_key_gets_hydras_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigCompositionException, match="batch_sise"):
+        compose_train([*fast_overrides(tmp_path, tmp_path), "data.batch_sise=3"])
+
+
+def test_resolved_config_has_no_missing_values(tmp_path: Path) -> None:
+    cfg = compose_train(fast_overrides(tmp_path, tmp_path))
+    assert OmegaConf.missing_keys(cfg) == set()

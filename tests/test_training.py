@@ -1,0 +1,87 @@
+"""In-process training runs on tiny IDX files: what a run records, and config mistakes."""
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from digit_recognizer.errors import UserError
+from digit_recognizer.tracking import make_run_name
+from digit_recognizer.training import train
+from tests.helpers import compose_train, fast_overrides
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path: Path) -> None:
+    cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), "trainer.max_epochs=2"])
+    best_val_acc = train(cfg)
+
+    client = MlflowClient(cfg.logger.tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.logger.experiment_name)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name.startswith("SeedCNN-")
+    metrics = run.data.metrics
+    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
+        assert 0.0 <= metrics[key] < 100.0, key
+    assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 2  # one per epoch
+    assert metrics["val/acc_best"] == pytest.approx(best_val_acc)
+    assert run.data.params["data.batch_size"] == "32"
+    assert run.data.params["model.optimizer.lr"] == "0.005"
+    assert run.data.params["model.scheduler._target_"].endswith("OneCycleLR")
+    assert {"model", "net", "data", "seed", "git_commit", "checkpoint_dir"} <= set(run.data.tags)
+    assert artifact_paths(client, run.info.run_id) == {
+        "config.yaml",
+        "plots/learning_curves.png",
+        "plots/confusion_matrix.png",
+        "plots/mistakes.png",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    }
+
+    config = client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path))
+    assert "max_epochs: 2" in Path(config).read_text()
+    local = client.download_artifacts(run.info.run_id, "checkpoints/best.ckpt", str(tmp_path))
+    checkpoint = torch.load(local, weights_only=True)  # data only, no pickled code
+    assert checkpoint["hyper_parameters"]["net"] == {"name": "SeedCNN"}
+    assert "state_dict" in checkpoint
+
+
+def test_training_without_a_logger_still_checkpoints(tiny_mnist: Path, tmp_path: Path) -> None:
+    cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), "logger=none"])
+    assert train(cfg) is not None
+    assert (tmp_path / "out" / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_run_names_stay_unique_when_the_seed_is_fixed() -> None:
+    random.seed(0)
+    first = make_run_name("seed_cnn")
+    random.seed(0)
+    assert make_run_name("seed_cnn") != first
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.optimizer.lr=-1", "model.optimizer has a bad value"),
+        ("trainer.max_epochs=-5", "Cannot build trainer"),
+        ("trainer.precision=banana", "Cannot build trainer"),
+        ("data.batch_size=0", "data.batch_size must be a positive integer"),
+        ("model.net.name=Nope", "Unknown net 'Nope'"),
+    ],
+)
+def test_bad_config_values_are_user_errors(
+    tiny_mnist: Path, tmp_path: Path, override: str, message: str
+) -> None:
+    cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), override])
+    with pytest.raises(UserError, match=message):
+        train(cfg)
