@@ -1,0 +1,159 @@
+"""Any user image -> a 28x28 MNIST-style digit (bright ink on black, centred by mass).
+
+Pure functions over PIL and NumPy; nothing here knows about models. The steps follow how
+MNIST itself was made: the digit's ink is cropped, scaled so its longer side is 20 px with
+the aspect kept, and placed in a 28x28 frame with its centre of mass at the centre.
+"""
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from digit_recognizer.errors import UserError
+
+# Refuse anything larger before decoding it: a phone photo is at most ~50 MP.
+MAX_PIXELS = 50_000_000
+# Photos are cut down to this size first: enough detail for a 20 px digit, and fast.
+WORKING_SIZE = 256
+DIGIT_BOX = 20
+FRAME = 28
+
+
+class ImageRejected(UserError):
+    """The file is no usable digit image (unreadable, blank, too large, ...)."""
+
+
+def load_image(source: str | Path | bytes) -> Image.Image:
+    """Open an image file (or bytes) safely: size checked before decoding, first frame only."""
+    name = "upload" if isinstance(source, bytes) else str(source)
+    if isinstance(source, bytes) and not source:
+        raise ImageRejected(f"{name}: empty file")
+    try:
+        if not isinstance(source, bytes) and Path(source).stat().st_size == 0:
+            raise ImageRejected(f"{name}: empty file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageRejected(
+                    f"{name}: {image.width}x{image.height} pixels is too large "
+                    f"(limit {MAX_PIXELS // 1_000_000} megapixels)"
+                )
+            image.seek(0)  # animations: the first frame
+            image.draft("RGB", (WORKING_SIZE * 2, WORKING_SIZE * 2))  # JPEG: decode reduced
+            image.load()
+    except ImageRejected:
+        raise
+    except FileNotFoundError as err:
+        raise ImageRejected(f"{name}: no such file") from err
+    except IsADirectoryError as err:
+        raise ImageRejected(f"{name}: is a directory, not an image") from err
+    except PermissionError as err:
+        raise ImageRejected(f"{name}: permission denied") from err
+    except UnidentifiedImageError as err:
+        raise ImageRejected(f"{name}: not an image (or an unsupported format)") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageRejected(f"{name}: too many pixels (decompression bomb?)") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageRejected(f"{name}: truncated or corrupt image ({err})") from err
+    return image
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Upright greyscale float32 array in [0, 1]; transparency is composited on white paper."""
+    image = ImageOps.exif_transpose(image) or image
+    image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)  # keeps aspect
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    grey = image.convert("RGB").convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
+    return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def ink_map(grey: np.ndarray) -> np.ndarray:
+    """Ink as bright values on a zero background, whatever the polarity and lighting of the input."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    # Paper is what the border mostly shows: light paper means dark ink, so flip it.
+    ink = 1.0 - grey if np.median(border) > 0.5 else grey.copy()
+    # Estimate the (possibly uneven) background: erase strokes with a minimum filter, then blur.
+    height, width = ink.shape
+    small = Image.fromarray((ink * 255).astype(np.uint8)).resize(
+        (max(1, width // 4), max(1, height // 4)), Image.Resampling.BOX
+    )
+    background = small.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.GaussianBlur(2))
+    background = np.asarray(background.resize((width, height), Image.Resampling.BILINEAR))
+    return np.clip(ink - background.astype(np.float32) / 255.0, 0.0, 1.0)
+
+
+def _otsu_threshold(values: np.ndarray) -> float:
+    histogram, edges = np.histogram(values, bins=64, range=(0.0, 1.0))
+    weights = histogram.astype(np.float64)
+    centers = (edges[:-1] + edges[1:]) / 2
+    below = np.cumsum(weights)
+    above = weights.sum() - below
+    mean_below = np.cumsum(weights * centers) / np.maximum(below, 1)
+    mean_above = ((weights * centers).sum() - np.cumsum(weights * centers)) / np.maximum(above, 1)
+    between = below * above * (mean_below - mean_above) ** 2
+    return float(edges[1:][np.argmax(between)])
+
+
+def isolate_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
+    """Crop to the ink, with noise below the ink/background threshold cleared."""
+    if ink.shape[0] < 8 or ink.shape[1] < 8 or float(ink.max()) < 0.15:
+        raise ImageRejected(f"{name}: no digit found")
+    threshold = max(_otsu_threshold(ink), 0.1)
+    mask = ink > threshold
+    # An opening (erode, then dilate) drops isolated specks of noise before the crop.
+    opened = Image.fromarray(mask.astype(np.uint8) * 255)
+    opened = opened.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3))
+    solid = np.asarray(opened) > 0
+    if solid.sum() < 4 or solid.mean() > 0.6:
+        raise ImageRejected(f"{name}: no digit found")
+    rows, cols = np.nonzero(solid)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    digit = np.where(ink > threshold * 0.5, ink, 0.0)[top:bottom, left:right]
+    return digit / max(float(digit.max()), 1e-6)
+
+
+def center_in_frame(digit: np.ndarray) -> np.ndarray:
+    """Scale the longer side to 20 px (aspect kept) and centre the mass in a 28x28 uint8 frame."""
+    height, width = digit.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray((digit * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    small = np.asarray(image, dtype=np.float32)
+    total = small.sum()
+    rows, cols = np.indices(small.shape)
+    center_row = (rows * small).sum() / total if total else small.shape[0] / 2
+    center_col = (cols * small).sum() / total if total else small.shape[1] / 2
+    top = int(round(FRAME / 2 - center_row))
+    left = int(round(FRAME / 2 - center_col))
+    top = min(max(top, 0), FRAME - small.shape[0])
+    left = min(max(left, 0), FRAME - small.shape[1])
+    frame = np.zeros((FRAME, FRAME), dtype=np.float32)
+    frame[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def to_mnist_array(source: str | Path | bytes | Image.Image) -> np.ndarray:
+    """The full path: file, bytes or PIL image -> 28x28 uint8 MNIST-style digit."""
+    name = "upload" if isinstance(source, bytes | Image.Image) else str(source)
+    image = source if isinstance(source, Image.Image) else load_image(source)
+    grey = to_grayscale(image)
+    return center_in_frame(isolate_digit(ink_map(grey), name))
+
+
+def naive_resize(source: str | Path | bytes | Image.Image) -> np.ndarray:
+    """The seed notebook's preprocessing, kept for comparison: greyscale, resize to 28x28."""
+    image = source if isinstance(source, Image.Image) else load_image(source)
+    grey = image.convert("L").resize((FRAME, FRAME))
+    return np.asarray(grey, dtype=np.uint8)
