@@ -75,7 +75,9 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
-    grey = image.convert("RGB").convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
+    grey = (
+        image.convert("RGB").convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
+    )
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
@@ -135,8 +137,8 @@ def center_in_frame(digit: np.ndarray) -> np.ndarray:
     rows, cols = np.indices(small.shape)
     center_row = (rows * small).sum() / total if total else small.shape[0] / 2
     center_col = (cols * small).sum() / total if total else small.shape[1] / 2
-    top = int(round(FRAME / 2 - center_row))
-    left = int(round(FRAME / 2 - center_col))
+    top = int(np.rint(FRAME / 2 - center_row))
+    left = int(np.rint(FRAME / 2 - center_col))
     top = min(max(top, 0), FRAME - small.shape[0])
     left = min(max(left, 0), FRAME - small.shape[1])
     frame = np.zeros((FRAME, FRAME), dtype=np.float32)
