@@ -13,3 +13,7 @@ class TrainingInterrupted(UserError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code  # 128 + signal number, as a shell reports it
+
+
+class ModelUnavailable(UserError):
+    """No usable model: no trained run yet, or a missing, corrupt or foreign checkpoint."""

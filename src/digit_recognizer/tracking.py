@@ -11,7 +11,11 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from digit_recognizer.errors import UserError
+from digit_recognizer.errors import ModelUnavailable, UserError
+
+BEST_METRIC = "val/acc_best"
+BEST_CHECKPOINT = "checkpoints/best.ckpt"
+CACHE_DIR = Path.home() / ".cache" / "digit-recognizer"
 
 LOCAL_SCHEMES = {"sqlite", "file", ""}
 
@@ -82,3 +86,65 @@ def get_run(tracking_uri: str, run_id: str) -> Run:
         return MlflowClient(tracking_uri).get_run(run_id)
     except MlflowException as err:
         raise UserError(f"No MLflow run {run_id!r} in {tracking_uri}.") from err
+
+
+def find_best_checkpoint(
+    tracking_uri: str, experiment: str, run_id: str | None = None
+) -> tuple[Path, str]:
+    """Local path of the best checkpoint of ``run_id``, or of the FINISHED run with the highest
+    ``val/acc_best`` in ``experiment``; and a one-line description of that run."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "sqlite" and not Path(parsed.path[1:]).is_file():
+        raise ModelUnavailable(
+            f"No trained model yet ({tracking_uri} is empty); run `make train` first."
+        )
+    client = MlflowClient(tracking_uri)
+    if run_id:
+        run = get_run(tracking_uri, run_id)
+    else:
+        run = _best_finished_run(client, tracking_uri, experiment)
+    path = _local_artifact(client, run, BEST_CHECKPOINT)
+    score = run.data.metrics.get(BEST_METRIC)
+    shown = f"{BEST_METRIC} {score:.4f}" if score is not None else "no validation score"
+    return path, f"run {run.info.run_name} ({run.info.run_id}, {shown})"
+
+
+def _best_finished_run(client: MlflowClient, tracking_uri: str, experiment: str) -> Run:
+    found = client.get_experiment_by_name(experiment)
+    runs = (
+        client.search_runs(
+            [found.experiment_id],
+            filter_string="attributes.status = 'FINISHED'",
+            order_by=[f"metrics.`{BEST_METRIC}` DESC"],
+            max_results=50,
+        )
+        if found
+        else []
+    )
+    runs = [run for run in runs if BEST_METRIC in run.data.metrics]
+    if not runs:
+        raise ModelUnavailable(
+            f"No finished training run in experiment {experiment!r} at {tracking_uri}; "
+            "run `make train` first (or pass ckpt=PATH)."
+        )
+    return runs[0]
+
+
+def _local_artifact(client: MlflowClient, run: Run, artifact: str) -> Path:
+    """A run's artifact as a local file: read in place from a local store, else downloaded once."""
+    root = run.info.artifact_uri
+    if urlparse(root).scheme in ("file", ""):
+        local = Path(urlparse(root).path) / artifact
+        if local.is_file():
+            return local
+        raise ModelUnavailable(f"Run {run.info.run_id} has no {artifact}; it cannot predict.")
+    target = CACHE_DIR / run.info.run_id
+    cached = target / artifact
+    if cached.is_file():
+        return cached
+    try:
+        return Path(client.download_artifacts(run.info.run_id, artifact, str(target)))
+    except MlflowException as err:
+        raise ModelUnavailable(
+            f"Run {run.info.run_id} has no {artifact}; it cannot predict."
+        ) from err
