@@ -23,6 +23,7 @@ class Classifier:
     mean: float
     std: float
     source: str
+    run_id: str | None = None
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -48,9 +49,9 @@ def choose_classifier(
         return load_classifier(ckpt)
     from digit_recognizer.tracking import find_best_checkpoint
 
-    path, description = find_best_checkpoint(tracking_uri, experiment, run_id)
+    path, description, chosen_run = find_best_checkpoint(tracking_uri, experiment, run_id)
     classifier = load_classifier(path)
-    classifier.source = description
+    classifier.source, classifier.run_id = description, chosen_run
     return classifier
 
 
@@ -62,6 +63,8 @@ def load_classifier(path: str | Path) -> Classifier:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "GLOBAL" not in str(err):  # only a real pickle names the globals it wanted to load
+            raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
         raise ModelUnavailable(
             f"Checkpoint {path} holds pickled objects beyond plain data; refusing to load it."
         ) from err

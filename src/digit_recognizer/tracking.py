@@ -90,9 +90,9 @@ def get_run(tracking_uri: str, run_id: str) -> Run:
 
 def find_best_checkpoint(
     tracking_uri: str, experiment: str, run_id: str | None = None
-) -> tuple[Path, str]:
+) -> tuple[Path, str, str]:
     """Local path of the best checkpoint of ``run_id``, or of the FINISHED run with the highest
-    ``val/acc_best`` in ``experiment``; and a one-line description of that run."""
+    ``val/acc_best`` in ``experiment``; a one-line description of that run; its id."""
     parsed = urlparse(tracking_uri)
     if parsed.scheme == "sqlite" and not Path(parsed.path[1:]).is_file():
         raise ModelUnavailable(
@@ -106,7 +106,7 @@ def find_best_checkpoint(
     path = _local_artifact(client, run, BEST_CHECKPOINT)
     score = run.data.metrics.get(BEST_METRIC)
     shown = f"{BEST_METRIC} {score:.4f}" if score is not None else "no validation score"
-    return path, f"run {run.info.run_name} ({run.info.run_id}, {shown})"
+    return path, f"run {run.info.run_name} ({run.info.run_id}, {shown})", run.info.run_id
 
 
 def _best_finished_run(client: MlflowClient, tracking_uri: str, experiment: str) -> Run:

@@ -1,0 +1,42 @@
+"""Score a model on the official MNIST test set: ``python scripts/eval.py [ckpt=PATH|run_id=ID]``.
+
+With the MLflow logger on and a model from a run, the scores and figures go onto that run.
+"""
+
+import hydra
+from _entry import CONFIG_DIR, report_user_errors
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@report_user_errors
+def main(cfg: DictConfig) -> float:
+    from digit_recognizer.data import find_raw_dir, load_split
+    from digit_recognizer.errors import UserError
+    from digit_recognizer.evaluation import record_on_run, score
+    from digit_recognizer.inference import choose_classifier
+
+    logger = cfg.get("logger") or {}
+    classifier = choose_classifier(
+        cfg.ckpt,
+        cfg.run_id,
+        logger.get("tracking_uri", ""),
+        logger.get("experiment_name", "mnist"),
+    )
+    print(f"model: {classifier.source}")
+    raw_dir = find_raw_dir(cfg.data.root)
+    if raw_dir is None:
+        raise UserError(
+            f"MNIST IDX files not found under {cfg.data.root}/MNIST/raw; set data.root."
+        )
+    images, labels = load_split(raw_dir, "test", cfg.data.verify_md5)
+    report = score(classifier, images, labels, cfg.batch_size)
+    print(report.as_text())
+    if logger and classifier.run_id:
+        record_on_run(logger.tracking_uri, classifier.run_id, report, images, labels)
+        print(f"recorded eval/test_acc and figures on run {classifier.run_id}")
+    return report.accuracy
+
+
+if __name__ == "__main__":
+    main()

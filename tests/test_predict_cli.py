@@ -1,0 +1,123 @@
+"""scripts/predict.py end to end: output formats, exit codes, model choice."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import run_script, synthetic_digits
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two drawable digits (dark on light, 140 px) and two broken files."""
+    folder = tmp_path_factory.mktemp("images")
+    digits, _ = synthetic_digits(2, seed=5)
+    for index, digit in enumerate(digits.numpy()):
+        inked = 255 - np.where(digit > 100, digit, 0).astype(np.uint8)
+        Image.fromarray(inked).resize((140, 140)).save(folder / f"digit{index}.png")
+    (folder / "broken.png").write_bytes(b"not an image at all")
+    Image.new("L", (50, 50), 255).save(folder / "blank.png")
+    return folder
+
+
+def test_json_output_and_exit_0(images: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
+    args = [f"img={images}/digit*.png", f"ckpt={tiny_checkpoint}", "format=json"]
+    result = run_script("predict.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["file"]).name for r in records] == ["digit0.png", "digit1.png"]
+    for record in records:
+        assert 0 <= record["digit"] <= 9 and len(record["top3"]) == 3
+        assert abs(sum(record["probabilities"]) - 1) < 1e-3
+        assert record["confidence"] == record["top3"][0]["probability"]
+    assert "model:" in result.stderr
+
+
+def test_mixed_inputs_exit_1_and_report_each_failure(
+    images: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    args = [
+        f"img=[{images},{tmp_path}/missing.png]",
+        f"ckpt={tiny_checkpoint}",
+        "save_preview=true",
+    ]
+    result = run_script("predict.py", args, tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert any("broken.png: not an image" in line for line in errors)
+    assert any("blank.png: no digit found" in line for line in errors)
+    assert any("missing.png: no such file" in line for line in errors)
+    predicted = result.stdout.splitlines()
+    assert len(predicted) == 2 and all("top 3:" in line for line in predicted)
+    previews = sorted((tmp_path / "logs" / "previews").glob("*.png"))
+    assert len(previews) == 2 and Image.open(previews[0]).size == (28, 28)
+
+
+def test_empty_directory_is_an_error_line(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_script(
+        "predict.py", [f"img={tmp_path}/empty", f"ckpt={tiny_checkpoint}"], tmp_path
+    )
+    assert result.returncode == 1 and "directory holds no images" in result.stderr
+
+
+def test_no_trained_model_exits_2_with_advice(images: Path, tmp_path: Path) -> None:
+    result = run_script("predict.py", [f"img={images}/digit0.png"], tmp_path)
+    assert result.returncode == 2
+    assert "make train" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_checkpoint_exits_2(images: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"garbage")
+    result = run_script("predict.py", [f"img={images}/digit0.png", f"ckpt={bad}"], tmp_path)
+    assert result.returncode == 2 and "corrupt" in result.stderr
+
+
+def test_best_run_is_chosen_from_the_store(images: Path, trained_store: Path) -> None:
+    result = run_script("predict.py", [f"img={images}/digit0.png"], trained_store)
+    assert result.returncode == 0, result.stderr
+    assert "model: run good " in result.stderr
+
+
+def test_run_id_overrides_the_best_run(images: Path, trained_store: Path, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{trained_store}/mlruns/mlflow.db")
+    (poor,) = client.search_runs(
+        [client.get_experiment_by_name("mnist").experiment_id], "attributes.run_name = 'poor'"
+    )
+    args = [f"img={images}/digit0.png", f"run_id={poor.info.run_id}"]
+    result = run_script("predict.py", args, trained_store)
+    assert result.returncode == 0, result.stderr
+    assert "model: run poor " in result.stderr
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_eval_scores_the_best_run_and_records_it(trained_store: Path, tiny_mnist: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    args = [f"data.root={tiny_mnist}", "data.verify_md5=false"]
+    result = run_script("eval.py", args, trained_store)
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy:" in result.stdout and "digit 9:" in result.stdout
+    client = MlflowClient(f"sqlite:///{trained_store}/mlruns/mlflow.db")
+    (good,) = client.search_runs(
+        [client.get_experiment_by_name("mnist").experiment_id], "attributes.run_name = 'good'"
+    )
+    reported = float(result.stdout.split("test accuracy: ")[1].split("%")[0]) / 100
+    assert good.data.metrics["eval/test_acc"] == pytest.approx(reported, abs=1e-4)
+    # The inference path scores exactly what Lightning's test loop scored on the same checkpoint.
+    assert good.data.metrics["eval/test_acc"] == pytest.approx(
+        good.data.metrics["test/acc"], abs=1e-4
+    )
+    assert {a.path for a in client.list_artifacts(good.info.run_id, "eval")} == {
+        "eval/confusion_matrix.png",
+        "eval/mistakes.png",
+    }

@@ -1,0 +1,177 @@
+"""Preprocessing on synthetic images: polarity, position, aspect, alpha, EXIF, modes, bad input."""
+
+import io
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from digit_recognizer.preprocess import ImageRejected, to_mnist_array
+
+
+def stroke_digit(size: tuple[int, int] = (200, 160), box=(60, 30, 110, 140)) -> np.ndarray:
+    """A dark '7'-like shape on light paper: bar on top, diagonal down."""
+    width, height = size
+    canvas = np.full((height, width), 235, dtype=np.uint8)
+    left, top, right, bottom = box
+    canvas[top : top + 10, left:right] = 20
+    for row in range(top, bottom):
+        col = right - (row - top) * (right - left) // (bottom - top)
+        canvas[row, max(left, col - 5) : col + 5] = 20
+    return canvas
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity after a 3x3 blur, so a one-pixel shift still counts as the same digit."""
+    blur = ImageFilter.BoxBlur(1)
+    a = np.asarray(Image.fromarray(a).filter(blur), dtype=float).ravel()
+    b = np.asarray(Image.fromarray(b).filter(blur), dtype=float).ravel()
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def center_of_mass(frame: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(frame.shape)
+    total = frame.sum()
+    return float((rows * frame).sum() / total), float((cols * frame).sum() / total)
+
+
+REFERENCE = to_mnist_array(encode(Image.fromarray(stroke_digit())))
+
+
+def test_output_is_mnist_like() -> None:
+    assert REFERENCE.shape == (28, 28) and REFERENCE.dtype == np.uint8
+    assert REFERENCE.max() == 255 and REFERENCE[0].max() == 0  # bright ink, black border
+    rows, cols = np.nonzero(REFERENCE)
+    assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 in (20, 21)
+    center_row, center_col = center_of_mass(REFERENCE)
+    assert abs(center_row - 14) <= 1 and abs(center_col - 14) <= 1
+
+
+def test_polarity_light_on_dark_gives_the_same_digit() -> None:
+    inverted = 255 - stroke_digit()
+    assert similarity(to_mnist_array(encode(Image.fromarray(inverted))), REFERENCE) > 0.95
+
+
+def test_off_centre_digit_is_centred() -> None:
+    shifted = stroke_digit(size=(500, 400), box=(380, 250, 430, 360))
+    assert similarity(to_mnist_array(encode(Image.fromarray(shifted))), REFERENCE) > 0.95
+
+
+def test_aspect_is_kept_for_a_thin_one() -> None:
+    canvas = np.full((300, 300), 240, dtype=np.uint8)
+    canvas[50:250, 140:160] = 10  # a 200x20 upright bar
+    frame = to_mnist_array(encode(Image.fromarray(canvas)))
+    rows, cols = np.nonzero(frame > 40)
+    assert rows.max() - rows.min() + 1 >= 19
+    assert cols.max() - cols.min() + 1 <= 5
+
+
+def test_transparent_background_is_composited_on_white() -> None:
+    alpha = 255 - stroke_digit()  # opaque ink, transparent paper
+    rgba = np.zeros((*alpha.shape, 4), dtype=np.uint8)
+    rgba[..., 3] = alpha
+    frame = to_mnist_array(encode(Image.fromarray(rgba, "RGBA")))
+    assert similarity(frame, REFERENCE) > 0.95
+
+
+def test_exif_orientation_is_respected() -> None:
+    upright = Image.fromarray(stroke_digit())
+    # Stored rotated; EXIF orientation 6 tells viewers to turn it 90 degrees clockwise.
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    frame = to_mnist_array(encode(stored.convert("RGB"), "JPEG", exif=exif, quality=95))
+    assert similarity(frame, REFERENCE) > 0.9
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "CMYK", "I;16", "1", "LA"])
+def test_every_mode_is_read(mode: str) -> None:
+    image = Image.fromarray(stroke_digit())
+    if mode == "I;16":
+        image = Image.fromarray(stroke_digit().astype(np.uint16) * 257)
+    else:
+        image = image.convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "TIFF" if mode == "I;16" else "PNG"
+    assert similarity(to_mnist_array(encode(image, fmt)), REFERENCE) > 0.9
+
+
+def test_first_frame_of_an_animation() -> None:
+    first = Image.fromarray(stroke_digit()).convert("P")
+    blank = Image.new("P", first.size, 255)
+    data = encode(first, "GIF", save_all=True, append_images=[blank])
+    assert similarity(to_mnist_array(data), REFERENCE) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"", "empty file"),
+        (b"this is not an image", "not an image"),
+        (encode(Image.fromarray(stroke_digit()))[:200], "truncated or corrupt"),
+        (encode(Image.new("L", (300, 200), 250)), "no digit found"),
+        (encode(Image.new("L", (1, 1), 0)), "no digit found"),
+        (encode(Image.new("RGB", (64, 64), (12, 200, 40))), "no digit found"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(ImageRejected, match=reason):
+        to_mnist_array(payload)
+
+
+def test_missing_file_and_directory_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ImageRejected, match="no such file"):
+        to_mnist_array(tmp_path / "nope.png")
+    with pytest.raises(ImageRejected, match="is a directory"):
+        to_mnist_array(tmp_path)
+
+
+def png_bomb(side: int = 60_000) -> bytes:
+    """A tiny PNG whose header declares side x side greyscale pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (side + 1) * 16, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_is_refused_fast_and_small(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb())
+    assert bomb.stat().st_size < 100_000
+    code = (
+        "import time\n"
+        "from digit_recognizer.preprocess import ImageRejected, to_mnist_array\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        f"    to_mnist_array({str(bomb)!r})\n"
+        "except ImageRejected as err:\n"
+        "    print(err)\n"
+        "print(time.perf_counter() - start)\n"
+        # VmHWM (peak RSS of this process image); ru_maxrss would carry over pytest's own peak.
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+    )
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    message, seconds, max_rss_kib = result.stdout.strip().splitlines()
+    assert "too many pixels" in message
+    assert float(seconds) < 2.0 and time.perf_counter() - started < 10
+    assert int(max_rss_kib) < 1_000_000  # KiB: under 1 GB
