@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/MNIST/raw),)
 export MNIST_ROOT ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install dev train test lint format ui clean
+.PHONY: install dev train test lint format ui bench clean
 
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
@@ -40,6 +40,10 @@ lint: dev
 format: dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install  ## training and inference speed: pipeline vs plain PyTorch vs Keras -> docs/benchmarks.md
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python scripts/benchmark.py $(ARGS)
 
 ui: install  ## MLflow UI over the embedded store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \

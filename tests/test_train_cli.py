@@ -89,6 +89,6 @@ def test_sigterm_keeps_last_ckpt_and_resume_continues_the_run(
     assert "test/acc" in run.data.metrics
     final = torch.load(last, weights_only=True)
     assert final["global_step"] > saved["global_step"]
-    history = final["callbacks"]["EpochHistory"]["history"]
+    history = final["epoch_history"]
     # Epochs before the stop came from the first process, the rest from the resumed one.
     assert [int(row["epoch"]) for row in history] == list(range(final_epochs))

@@ -9,14 +9,11 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-HISTORY_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
-
-class EpochHistory(Callback):
-    """Records per-epoch metrics and training throughput; stored in checkpoints so resumes keep it."""
+class ThroughputMonitor(Callback):
+    """Logs each epoch's wall time and training images per second (validation excluded)."""
 
     def __init__(self) -> None:
-        self.history: list[dict[str, float]] = []
         self._started = 0.0
         self._train_seconds = 0.0
         self._images = 0
@@ -43,20 +40,8 @@ class EpochHistory(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch_seconds = time.perf_counter() - self._started
         train_seconds = self._train_seconds or epoch_seconds
-        images_per_second = self._images / train_seconds if train_seconds > 0 else 0.0
         pl_module.log("perf/epoch_seconds", epoch_seconds)
-        pl_module.log("perf/train_images_per_sec", images_per_second)
-        metrics = trainer.callback_metrics
-        row = {key: float(metrics[key]) for key in HISTORY_KEYS if key in metrics}
-        row.update(epoch=trainer.current_epoch, epoch_seconds=epoch_seconds)
-        row["train_images_per_sec"] = images_per_second
-        self.history.append(row)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = list(state_dict.get("history", []))
+        pl_module.log("perf/train_images_per_sec", self._images / max(train_seconds, 1e-9))
 
 
 class CheckpointOnInterrupt(Callback):

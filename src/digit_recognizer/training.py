@@ -18,7 +18,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from digit_recognizer import plots, tracking
-from digit_recognizer.callbacks import CheckpointOnInterrupt, EpochHistory
+from digit_recognizer.callbacks import CheckpointOnInterrupt, ThroughputMonitor
 from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
 from digit_recognizer.module import DigitClassifier
@@ -35,12 +35,11 @@ def train(cfg: DictConfig) -> float | None:
     model: DigitClassifier = build(cfg.model, "model")
     _check_optimizer(model)
     logger = _build_logger(cfg, resume_run_id)
-    history = EpochHistory()
     checkpoint_dir = Path(cfg.callbacks.model_checkpoint.dirpath)
     callbacks = [build(node, f"callbacks.{name}") for name, node in cfg.callbacks.items() if node]
     if logger is None:  # Lightning refuses an LR monitor with nothing to log to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    callbacks += [history, CheckpointOnInterrupt(checkpoint_dir)]
+    callbacks += [ThroughputMonitor(), CheckpointOnInterrupt(checkpoint_dir)]
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger or False)
     run = RunRecorder(logger) if isinstance(logger, MLFlowLogger) else None
     if run is not None:
@@ -48,11 +47,11 @@ def train(cfg: DictConfig) -> float | None:
 
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt)
-        best_val_acc = _evaluate(trainer, model, datamodule, history, run)
+        best_val_acc = _evaluate(trainer, model, datamodule, run)
     except BaseException as error:
         interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
         if run is not None:
-            run.fail("KILLED" if interrupted else "FAILED", checkpoint_dir, history.history)
+            run.fail("KILLED" if interrupted else "FAILED", checkpoint_dir, model.history)
         if interrupted:
             by_sigterm = isinstance(error, SIGTERMException)
             resume = (
@@ -160,7 +159,6 @@ def _evaluate(
     trainer: L.Trainer,
     model: DigitClassifier,
     datamodule: MNISTDataModule,
-    history: EpochHistory,
     run: "RunRecorder | None",
 ) -> float | None:
     """Test the best checkpoint once on the official test set and record metrics and figures."""
@@ -170,7 +168,7 @@ def _evaluate(
     last_path = checkpoint.last_model_path if checkpoint else ""
     best_score = checkpoint.best_model_score if checkpoint else None
     best_val_acc = float(best_score) if best_score is not None else None
-    epochs = list(history.history)
+    epochs = list(model.history)  # testing "best" reloads that checkpoint's (shorter) history
     ckpt = best_path or None
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
     probabilities = torch.cat(trainer.predict(model, datamodule.test_dataloader(), ckpt_path=ckpt))

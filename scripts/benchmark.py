@@ -1,0 +1,184 @@
+"""Speed of training and inference, side by side: ``python scripts/benchmark.py`` (``make bench``).
+
+Trains SeedCNN through the real pipeline (MLflow on), a plain PyTorch loop and, when
+TensorFlow is installed (``pip install -e .[bench]``), the notebook's Keras model, alternating
+in one run; then times prediction. Writes a Markdown table (default docs/benchmarks.md).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from _entry import PROJECT_ROOT
+
+from digit_recognizer.benchmark import (
+    CONTENDERS,
+    Settings,
+    TrainResult,
+    keras_available,
+    machine,
+    run_in_subprocess,
+    time_commands,
+    time_inference,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_root = os.environ.get("MNIST_ROOT", str(PROJECT_ROOT / "data"))
+    parser.add_argument("--data-root", default=default_root, help="folder holding MNIST/raw/")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per training run")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of all runs")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--fp32", action="store_true", help="no channels_last, no bf16")
+    parser.add_argument("--no-keras", action="store_true", help="skip Keras even if installed")
+    parser.add_argument("--tiny", action="store_true", help="a few batches: proves it runs")
+    parser.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--settings", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:  # one measurement, asked for by run_in_subprocess
+        settings = Settings(**json.loads(args.settings))
+        result = CONTENDERS[args.worker](settings, Path(args.workdir))
+        print(json.dumps(asdict(result)))
+        return
+    if not (Path(args.data_root) / "MNIST" / "raw").is_dir():
+        sys.exit(f"error: no MNIST/raw under {args.data_root}; pass --data-root or set MNIST_ROOT.")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "best.ckpt"
+        settings = Settings(
+            data_root=args.data_root,
+            epochs=1 if args.tiny else args.epochs,
+            batch_size=args.batch_size,
+            channels_last=not args.fp32,
+            bf16=not args.fp32,
+            limit_batches=5 if args.tiny else None,
+            verify_md5=not args.tiny,
+            val_size=100 if args.tiny else 5000,
+            keep_checkpoint=str(checkpoint),
+        )
+        contenders = ["pipeline", "plain"]
+        if keras_available() and not args.no_keras:
+            contenders.append("keras")
+        runs: dict[str, list[TrainResult]] = {name: [] for name in contenders}
+        for round_index in range(1 if args.tiny else args.rounds):
+            order = (
+                contenders[round_index % len(contenders) :]
+                + contenders[: round_index % len(contenders)]
+            )
+            for name in order:
+                print(f"round {round_index + 1}: training {name} ...", file=sys.stderr, flush=True)
+                runs[name].append(run_in_subprocess(name, settings, Path(__file__).resolve()))
+        inference = measure_inference(checkpoint, args.data_root, tiny=args.tiny)
+    report = render(settings, runs, inference, tiny=args.tiny)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(report)
+    print(report)
+
+
+def measure_inference(checkpoint: Path, data_root: str, tiny: bool) -> dict[str, float]:
+
+    from PIL import Image
+
+    from digit_recognizer.data import find_raw_dir, load_split
+    from digit_recognizer.inference import load_classifier
+    from digit_recognizer.prediction import predict_files
+    from digit_recognizer.synthetic_uploads import FORMATS, redraw_as_upload
+
+    raw_dir = find_raw_dir(data_root)
+    images, _ = load_split(raw_dir, "test", verify_md5=not tiny)
+    results = time_inference(checkpoint, images, repeats=1 if tiny else 5)
+    # A folder of upload-like images (100-500 px PNG/JPEG), predicted after the model is loaded.
+    with tempfile.TemporaryDirectory() as folder:
+        rng = np.random.default_rng(0)
+        count = 50 if tiny else 1000
+        files = []
+        for index in range(count):
+            data = redraw_as_upload(images[index % len(images), 0].numpy(), rng, FORMATS[index % 3])
+            path = Path(folder) / f"{index:04d}.{'jpg' if index % 3 == 1 else 'png'}"
+            path.write_bytes(data)
+            files.append(path)
+        classifier = load_classifier(checkpoint)
+        start = time.perf_counter()
+        predict_files(classifier, files)
+        results["folder_images_per_sec"] = count / (time.perf_counter() - start)
+        sample = files[0]
+        Image.open(sample).load()
+        predict = [sys.executable, str(PROJECT_ROOT / "scripts" / "predict.py")]
+        cold = time_commands(
+            {
+                "import_torch": [sys.executable, "-c", "import torch"],
+                "predict": [*predict, f"img={sample}", f"ckpt={checkpoint}"],
+            },
+            repeats=1 if tiny else 5,
+        )
+    results["cold_import_torch_s"] = cold["import_torch"]
+    results["cold_predict_s"] = cold["predict"]
+    return results
+
+
+def render(
+    settings: Settings, runs: dict[str, list[TrainResult]], inference: dict[str, float], tiny: bool
+) -> str:
+    steady = {name: statistics.median(r.steady for r in results) for name, results in runs.items()}
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.now():%Y-%m-%d %H:%M} by `scripts/benchmark.py`"
+        + (" in **tiny mode** (a few batches: not a measurement)" if tiny else "")
+        + ".",
+        "",
+        "Machine: " + ", ".join(f"{key} {value}" for key, value in machine().items()) + ".",
+        "",
+        f"SeedCNN, batch {settings.batch_size}, {settings.epochs} epochs per run, "
+        f"{len(next(iter(runs.values())))} alternating round(s); throughput is training images/s, "
+        "the median over rounds of each run's median epoch after the first. "
+        f"PyTorch runs: channels_last={settings.channels_last}, bf16 autocast={settings.bf16}. "
+        "Keras runs use the notebook's settings (fp32, Adam 1e-3).",
+        "",
+        "| contender | images/s | per-epoch images/s (all runs) | test acc | peak RSS MB |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for name, results in runs.items():
+        epochs = "; ".join(", ".join(f"{v:.0f}" for v in r.images_per_sec) for r in results)
+        accuracy = statistics.mean(r.test_acc for r in results)
+        rss = max(r.peak_rss_mb for r in results)
+        lines.append(f"| {name} | {steady[name]:.0f} | {epochs} | {accuracy:.4f} | {rss:.0f} |")
+    lines += ["", f"- pipeline / plain PyTorch: **{steady['pipeline'] / steady['plain']:.2f}x**"]
+    if "keras" in steady:
+        lines.append(
+            f"- pipeline / Keras notebook model: **{steady['pipeline'] / steady['keras']:.2f}x**"
+        )
+    lines += [
+        "",
+        "## Inference",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| batched prediction, 10,000 test digits | {inference['batched_images_per_sec']:.0f} images/s |",
+        f"| single 28x28 image latency | {inference['single_image_ms']:.2f} ms |",
+        f"| folder of upload-like images (decode + preprocess + predict) | {inference['folder_images_per_sec']:.0f} images/s |",
+        f'| cold `python -c "import torch"` | {inference["cold_import_torch_s"]:.2f} s |',
+        f"| cold `predict.py img=one.png ckpt=...` | {inference['cold_predict_s']:.2f} s "
+        f"({inference['cold_predict_s'] / inference['cold_import_torch_s']:.2f}x) |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""Training and inference speed, measured side by side: pipeline vs plain PyTorch vs Keras.
+
+Every training measurement runs in its own subprocess (clean peak RSS, no shared thread
+pools) and the three contenders alternate, so a noisy neighbour slows them all alike.
+"""
+
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digit_recognizer.data import MNISTDataModule
+from digit_recognizer.nets import SeedCNN
+from digit_recognizer.normalize import normalize_images
+
+
+@dataclass
+class Settings:
+    data_root: str
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 5e-3
+    channels_last: bool = True
+    bf16: bool = True
+    limit_batches: int | None = None  # tiny mode: a few batches per epoch
+    verify_md5: bool = True
+    val_size: int = 5000
+    keep_checkpoint: str | None = None  # where the pipeline run leaves its best checkpoint
+
+
+@dataclass
+class TrainResult:
+    contender: str
+    images_per_sec: list[float] = field(default_factory=list)  # one per epoch, training only
+    test_acc: float = float("nan")
+    peak_rss_mb: float = float("nan")
+    wall_seconds: float = float("nan")
+
+    @property
+    def steady(self) -> float:
+        """Median throughput of the epochs after the first (which pays warm-up costs)."""
+        later = self.images_per_sec[1:] or self.images_per_sec
+        return statistics.median(later)
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
+def _data(settings: Settings) -> MNISTDataModule:
+    data = MNISTDataModule(
+        root=settings.data_root,
+        batch_size=settings.batch_size,
+        val_size=settings.val_size,
+        verify_md5=settings.verify_md5,
+    )
+    data.setup()
+    return data
+
+
+def run_pipeline(settings: Settings, workdir: Path) -> TrainResult:
+    """scripts/train.py's own code path (MLflow on), with the benchmark's epochs and batch."""
+    from hydra import compose, initialize_config_dir
+    from mlflow.tracking import MlflowClient
+
+    from digit_recognizer.training import train
+
+    config_dir = Path(__file__).resolve().parents[2] / "conf"
+    overrides = [
+        f"paths.root_dir={workdir}",
+        f"paths.output_dir={workdir}/out",
+        f"data.root={settings.data_root}",
+        f"data.batch_size={settings.batch_size}",
+        f"data.verify_md5={settings.verify_md5}",
+        f"data.val_size={settings.val_size}",
+        f"model.optimizer.lr={settings.lr}",
+        f"model.channels_last={settings.channels_last}",
+        f"trainer.precision={'bf16-mixed' if settings.bf16 else '32-true'}",
+        f"trainer.max_epochs={settings.epochs}",
+        "logger.run_name=benchmark",
+    ]
+    if settings.limit_batches:
+        overrides.append(f"+trainer.limit_train_batches={settings.limit_batches}")
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    started = time.perf_counter()
+    train(cfg)
+    wall = time.perf_counter() - started
+    client = MlflowClient(cfg.logger.tracking_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    history = client.get_metric_history(run.info.run_id, "perf/train_images_per_sec")
+    if settings.keep_checkpoint:
+        client.download_artifacts(
+            run.info.run_id, "checkpoints/best.ckpt", str(Path(settings.keep_checkpoint).parent)
+        )
+    return TrainResult(
+        "pipeline",
+        [m.value for m in sorted(history, key=lambda m: m.step)],
+        run.data.metrics["test/acc"],
+        peak_rss_mb(),
+        wall,
+    )
+
+
+def run_plain(settings: Settings, workdir: Path) -> TrainResult:
+    """A minimal PyTorch loop: same net, data, batch, optimizer, schedule and precision."""
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    data = _data(settings)
+    fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
+    net = SeedCNN().to(memory_format=fmt)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    loader = data.train_dataloader()
+    steps = settings.limit_batches or len(loader)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=settings.lr, total_steps=steps * settings.epochs, pct_start=0.25
+    )
+    speeds = []
+    for _ in range(settings.epochs):
+        net.train()
+        epoch_start, seen = time.perf_counter(), 0
+        for step, (images, labels) in enumerate(loader):
+            if step == steps:
+                break
+            x = normalize_images(images).contiguous(memory_format=fmt)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+                loss = torch.nn.functional.cross_entropy(net(x), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += len(labels)
+        speeds.append(seen / (time.perf_counter() - epoch_start))
+    net.eval()
+    correct = 0
+    with torch.inference_mode():
+        for images, labels in data.test_dataloader():
+            x = normalize_images(images).contiguous(memory_format=fmt)
+            correct += int((net(x).argmax(dim=1) == labels).sum())
+    assert data.test_set is not None
+    accuracy = correct / len(data.test_set)
+    return TrainResult("plain", speeds, accuracy, peak_rss_mb(), time.perf_counter() - started)
+
+
+def run_keras(settings: Settings, workdir: Path) -> TrainResult:
+    """The notebook's Keras model and settings: Adam(1e-3), fp32, channels-last tensors."""
+    import keras
+
+    started = time.perf_counter()
+    data = _data(settings)
+    assert data.train_set is not None and data.test_set is not None
+
+    def as_keras(images: torch.Tensor) -> np.ndarray:
+        return images.permute(0, 2, 3, 1).numpy().astype("float32") / 255.0
+
+    train_x, train_y = as_keras(data.train_set.images), data.train_set.labels.numpy()
+    if settings.limit_batches:
+        count = settings.limit_batches * settings.batch_size
+        train_x, train_y = train_x[:count], train_y[:count]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Conv2D(64, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Conv2D(64, (3, 3), activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.speeds: list[float] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.speeds.append(len(train_x) / (time.perf_counter() - self.start))
+
+    timer = EpochTimer()
+    model.fit(
+        train_x,
+        train_y,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        callbacks=[timer],
+        verbose=0,
+    )
+    _, accuracy = model.evaluate(
+        as_keras(data.test_set.images), data.test_set.labels.numpy(), verbose=0
+    )
+    return TrainResult(
+        "keras", timer.speeds, float(accuracy), peak_rss_mb(), time.perf_counter() - started
+    )
+
+
+CONTENDERS = {"pipeline": run_pipeline, "plain": run_plain, "keras": run_keras}
+
+
+def keras_available() -> bool:
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_in_subprocess(contender: str, settings: Settings, script: Path) -> TrainResult:
+    """One training measurement in a fresh interpreter (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable,
+            str(script),
+            f"--worker={contender}",
+            f"--settings={json.dumps(asdict(settings))}",
+            f"--workdir={tmp}",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{contender} benchmark failed:\n{result.stderr[-3000:]}")
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    return TrainResult(**payload)
+
+
+def time_inference(
+    checkpoint: Path, test_images: torch.Tensor, repeats: int = 5
+) -> dict[str, float]:
+    """Batched images/s and single-image latency (ms) of ``inference.py``, medians of repeats."""
+    from digit_recognizer.inference import load_classifier
+
+    classifier = load_classifier(checkpoint)
+    classifier.predict(test_images[:512])  # warm-up
+    batched = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        classifier.predict(test_images)
+        batched.append(len(test_images) / (time.perf_counter() - start))
+    single = []
+    for index in range(100):
+        start = time.perf_counter()
+        classifier.predict(test_images[index : index + 1])
+        single.append((time.perf_counter() - start) * 1000)
+    return {
+        "batched_images_per_sec": statistics.median(batched),
+        "single_image_ms": statistics.median(single),
+    }
+
+
+def time_commands(commands: dict[str, Sequence[str]], repeats: int) -> dict[str, float]:
+    """Median wall seconds of each command, run interleaved ``repeats`` times."""
+    seconds: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    details = {
+        "cpu": cpu,
+        "cores": str(torch.get_num_threads()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    if keras_available():
+        import tensorflow
+
+        details["tensorflow"] = tensorflow.__version__
+    return details
