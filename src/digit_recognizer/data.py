@@ -128,7 +128,7 @@ class InMemoryDigits(Dataset):
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         # DataLoader hands the batch's indices here, skipping per-sample Python work and collation.
-        index = torch.as_tensor(indices)
+        index = torch.as_tensor(indices, device=self.labels.device)
         return self.images[index], self.labels[index]
 
 
@@ -151,6 +151,7 @@ class MNISTDataModule(L.LightningDataModule):
         verify_md5: bool = True,
         num_workers: int = 0,
         pin_memory: bool = False,
+        keep_on_device: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -167,6 +168,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.verify_md5 = verify_md5
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.keep_on_device = keep_on_device
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -207,6 +209,19 @@ class MNISTDataModule(L.LightningDataModule):
             self.val_set = InMemoryDigits(images[val_idx], labels[val_idx])
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
+        self._move_to_accelerator()
+
+    def _move_to_accelerator(self) -> None:
+        # All of MNIST is 55 MB: on a GPU, keep it there and batches never cross the bus.
+        device = self.trainer.strategy.root_device if self.trainer else None
+        if not self.keep_on_device or device is None or device.type == "cpu":
+            return
+        for dataset in (self.train_set, self.val_set, self.test_set):
+            if dataset is not None and dataset.images.device != device:
+                dataset.images, dataset.labels = (
+                    dataset.images.to(device),
+                    dataset.labels.to(device),
+                )
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup('fit') first"

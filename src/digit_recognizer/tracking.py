@@ -1,17 +1,21 @@
-"""MLflow: store locations, run names and tags, config logging, finding runs. No Lightning here."""
+"""MLflow: store locations, run names and tags, config logging, finding runs. No Lightning here.
+
+MLflow itself is imported inside the functions that talk to a store, so training without a
+logger (or on a machine without MLflow) never loads it.
+"""
 
 import secrets
 import subprocess
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-
 from digit_recognizer.errors import ModelUnavailable, UserError
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+    from mlflow.tracking import MlflowClient
 
 BEST_METRIC = "val/acc_best"
 BEST_CHECKPOINT = "checkpoints/best.ckpt"
@@ -80,8 +84,11 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def get_run(tracking_uri: str, run_id: str) -> Run:
+def get_run(tracking_uri: str, run_id: str) -> "Run":
     """The run ``run_id`` of the store, or a clear error when there is none."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
     try:
         return MlflowClient(tracking_uri).get_run(run_id)
     except MlflowException as err:
@@ -109,7 +116,7 @@ def find_best_checkpoint(
     return path, f"run {run.info.run_name} ({run.info.run_id}, {shown})", run.info.run_id
 
 
-def _best_finished_run(client: MlflowClient, tracking_uri: str, experiment: str) -> Run:
+def _best_finished_run(client: "MlflowClient", tracking_uri: str, experiment: str) -> "Run":
     found = client.get_experiment_by_name(experiment)
     runs = (
         client.search_runs(
@@ -130,7 +137,7 @@ def _best_finished_run(client: MlflowClient, tracking_uri: str, experiment: str)
     return runs[0]
 
 
-def _local_artifact(client: MlflowClient, run: Run, artifact: str) -> Path:
+def _local_artifact(client: "MlflowClient", run: "Run", artifact: str) -> Path:
     """A run's artifact as a local file: read in place from a local store, else downloaded once."""
     root = run.info.artifact_uri
     if urlparse(root).scheme in ("file", ""):
@@ -142,6 +149,8 @@ def _local_artifact(client: MlflowClient, run: Run, artifact: str) -> Path:
     cached = target / artifact
     if cached.is_file():
         return cached
+    from mlflow.exceptions import MlflowException
+
     try:
         return Path(client.download_artifacts(run.info.run_id, artifact, str(target)))
     except MlflowException as err:
