@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> float:
     from digit_recognizer.data import find_raw_dir, load_split
     from digit_recognizer.errors import UserError
-    from digit_recognizer.evaluation import record_on_run, score
+    from digit_recognizer.evaluation import record_on_run, score, score_uploads
     from digit_recognizer.inference import choose_classifier
 
     logger = cfg.get("logger") or {}
@@ -32,6 +32,13 @@ def main(cfg: DictConfig) -> float:
     images, labels = load_split(raw_dir, "test", cfg.data.verify_md5)
     report = score(classifier, images, labels, cfg.batch_size)
     print(report.as_text())
+    if cfg.uploads:
+        uploads = score_uploads(classifier, images, labels, cfg.uploads)
+        print(
+            f"on {cfg.uploads} digits re-drawn as uploads: raw {uploads['raw']:.2%}, "
+            f"preprocessed {uploads['uploads']:.2%}, "
+            f"naive resize {uploads['uploads_naive_resize']:.2%}"
+        )
     if logger and classifier.run_id:
         record_on_run(logger.tracking_uri, classifier.run_id, report, images, labels)
         print(f"recorded eval/test_acc and figures on run {classifier.run_id}")

@@ -35,6 +35,33 @@ def score(
     return TestReport(accuracy, per_class, probabilities, confusion)
 
 
+def score_uploads(
+    classifier: Classifier, images: torch.Tensor, labels: torch.Tensor, count: int, seed: int = 0
+) -> dict[str, float]:
+    """Accuracy on the first ``count`` test digits: raw, re-drawn as uploads and preprocessed,
+    and re-drawn but only resized to 28x28 (the seed notebook's way)."""
+    import numpy as np
+
+    from digit_recognizer.preprocess import naive_resize, to_mnist_array
+    from digit_recognizer.synthetic_uploads import FORMATS, redraw_as_upload
+
+    images, labels = images[:count], labels[:count]
+    rng = np.random.default_rng(seed)
+    uploads = [
+        redraw_as_upload(image[0].numpy(), rng, FORMATS[i % len(FORMATS)])
+        for i, image in enumerate(images)
+    ]
+
+    def accuracy(batch: np.ndarray | torch.Tensor) -> float:
+        return float((classifier.predict(batch).argmax(dim=1) == labels).float().mean())
+
+    return {
+        "raw": accuracy(images),
+        "uploads": accuracy(np.stack([to_mnist_array(upload) for upload in uploads])),
+        "uploads_naive_resize": accuracy(np.stack([naive_resize(upload) for upload in uploads])),
+    }
+
+
 def record_on_run(
     tracking_uri: str, run_id: str, report: TestReport, images: torch.Tensor, labels: torch.Tensor
 ) -> None:

@@ -47,6 +47,8 @@ def choose_classifier(
     """
     if ckpt:
         return load_classifier(ckpt)
+    if not tracking_uri:
+        raise ModelUnavailable("No tracking store to find a model in; pass ckpt=PATH.")
     from digit_recognizer.tracking import find_best_checkpoint
 
     path, description, chosen_run = find_best_checkpoint(tracking_uri, experiment, run_id)

@@ -2,6 +2,7 @@
 
 import glob
 import json
+import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,7 +80,9 @@ def expand_inputs(specs: str | Sequence[str]) -> tuple[list[Path], list[Predicti
     return files, failures
 
 
-def preprocess_all(files: Iterable[Path], workers: int = 2) -> list[np.ndarray | UserError]:
+def preprocess_all(
+    files: Iterable[Path], workers: int = min(8, os.cpu_count() or 1)
+) -> list[np.ndarray | UserError]:
     """28x28 arrays (or the reason each failed), in order; PIL releases the GIL, so threads help."""
 
     def one(path: Path) -> np.ndarray | UserError:

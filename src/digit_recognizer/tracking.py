@@ -105,6 +105,8 @@ def find_best_checkpoint(
         raise ModelUnavailable(
             f"No trained model yet ({tracking_uri} is empty); run `make train` first."
         )
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri)
     if run_id:
         run = get_run(tracking_uri, run_id)
