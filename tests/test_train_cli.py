@@ -92,3 +92,29 @@ def test_sigterm_keeps_last_ckpt_and_resume_continues_the_run(
     history = final["epoch_history"]
     # Epochs before the stop came from the first process, the rest from the resumed one.
     assert [int(row["epoch"]) for row in history] == list(range(final_epochs))
+
+
+def test_two_trial_optuna_sweep_gives_two_grouped_runs(tiny_mnist: Path, tmp_path: Path) -> None:
+    args = [
+        *fast_overrides(tmp_path, tiny_mnist, in_process=False),
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        "trainer.max_epochs=1",
+    ]
+    result = run_script("train.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = runs_of(tmp_path)
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    assert len({run.data.tags["sweep"] for run in runs}) == 1
+    assert all("val/acc_best" in run.data.metrics for run in runs)
+    assert (next(tmp_path.glob("logs/multiruns/*/optimization_results.yaml"))).is_file()
+
+
+def test_compare_prints_the_best_runs(trained_store: Path) -> None:
+    result = run_script("compare.py", ["top=5"], trained_store)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    good = next(i for i, line in enumerate(lines) if "good" in line)
+    poor = next(i for i, line in enumerate(lines) if "poor" in line)
+    assert good < poor  # ranked by val/acc_best

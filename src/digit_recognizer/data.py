@@ -3,10 +3,13 @@
 import gzip
 import hashlib
 import logging
+import math
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
@@ -132,6 +135,27 @@ class InMemoryDigits(Dataset):
         return self.images[index], self.labels[index]
 
 
+def random_affine(
+    images: torch.Tensor, degrees: float = 10.0, translate: float = 0.1, scale: float = 0.1
+) -> torch.Tensor:
+    """Each image of a batch rotated, shifted and scaled at random; returns floats in [0, 1].
+
+    ``translate`` is a fraction of the image size, ``scale`` the +/- range around 1. One
+    ``affine_grid``/``grid_sample`` call serves the whole batch, on whatever device it is.
+    """
+    x = images.float().div(255.0) if images.dtype == torch.uint8 else images.float()
+    count = x.shape[0]
+    angle = (torch.rand(count, device=x.device) * 2 - 1) * math.radians(degrees)
+    zoom = 1 + (torch.rand(count, device=x.device) * 2 - 1) * scale
+    shift = (torch.rand(count, 2, device=x.device) * 2 - 1) * translate * 2  # grid spans [-1, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Collate function for ``InMemoryDigits``: the batch is already stacked."""
     return batch
@@ -152,6 +176,10 @@ class MNISTDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         keep_on_device: bool = True,
+        augment: bool = False,
+        augment_degrees: float = 10.0,
+        augment_translate: float = 0.1,
+        augment_scale: float = 0.1,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -169,6 +197,12 @@ class MNISTDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.keep_on_device = keep_on_device
+        self.augment = augment
+        self.augment_args = {
+            "degrees": augment_degrees,
+            "translate": augment_translate,
+            "scale": augment_scale,
+        }
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -222,6 +256,13 @@ class MNISTDataModule(L.LightningDataModule):
                     dataset.images.to(device),
                     dataset.labels.to(device),
                 )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # Augment training batches only, already on the device, as one batched operation.
+        if self.augment and self.trainer is not None and self.trainer.training:
+            images, labels = batch
+            return random_affine(images, **self.augment_args), labels
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup('fit') first"

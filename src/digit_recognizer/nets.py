@@ -35,9 +35,51 @@ class SeedCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 same-padding convolution, batch norm, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class BatchNormCNN(nn.Module):
+    """A stronger net: three stages of batch-normed 3x3 convolutions, then dropout and a
+    small classifier. ``width`` sets the first stage's channels (doubled per stage)."""
+
+    def __init__(
+        self, width: int = 32, dropout: float = 0.3, num_classes: int = NUM_CLASSES
+    ) -> None:
+        super().__init__()
+        w1, w2, w3 = width, 2 * width, 4 * width
+        self.features = nn.Sequential(
+            conv_bn(1, w1),
+            conv_bn(w1, w1),
+            nn.MaxPool2d(2),  # 14x14
+            conv_bn(w1, w2),
+            conv_bn(w2, w2),
+            nn.MaxPool2d(2),  # 7x7
+            conv_bn(w2, w3),
+            nn.MaxPool2d(2),  # 3x3
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(w3 * 3 * 3, 128),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout / 2),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 # Checkpoints name their net by key, so inference rebuilds it without importing arbitrary code.
 NETS: dict[str, type[nn.Module]] = {
     "SeedCNN": SeedCNN,
+    "BatchNormCNN": BatchNormCNN,
 }
 
 

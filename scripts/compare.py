@@ -1,0 +1,38 @@
+"""The best runs of the MLflow store as a terminal table: ``python scripts/compare.py``."""
+
+import hydra
+from _entry import CONFIG_DIR, report_user_errors
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="compare")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from digit_recognizer.comparison import COLUMNS, top_runs
+
+    rows = top_runs(
+        cfg.logger.tracking_uri, cfg.logger.experiment_name, cfg.sort, cfg.top, cfg.filter
+    )
+    table = Table(title=f"Top {len(rows)} runs of {cfg.logger.experiment_name!r} by {cfg.sort}")
+    for column in COLUMNS:
+        table.add_column(
+            column, justify="left" if column in ("run", "model", "status") else "right"
+        )
+    for row in rows:
+        table.add_row(*(_cell(column, row[column]) for column in COLUMNS))
+    Console(width=160).print(table)
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}" if column == "minutes" else f"{value:.4f}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    main()
