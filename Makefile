@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/MNIST/raw),)
 export MNIST_ROOT ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install dev train test lint format ui bench clean
+.PHONY: install dev train test lint format ui bench compare serve clean
 
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
@@ -44,6 +44,12 @@ format: dev
 bench: install  ## training and inference speed: pipeline vs plain PyTorch vs Keras -> docs/benchmarks.md
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python scripts/benchmark.py $(ARGS)
+
+serve: install  ## the draw-or-upload page on http://127.0.0.1:8000 (API docs at /docs)
+	$(BIN)/python scripts/serve.py $(ARGS)
+
+compare: install  ## the store's best runs as a table
+	$(BIN)/python scripts/compare.py $(ARGS)
 
 ui: install  ## MLflow UI over the embedded store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \

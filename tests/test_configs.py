@@ -87,3 +87,16 @@ def test_misspelt_key_gets_hydras_error(tmp_path: Path) -> None:
 def test_resolved_config_has_no_missing_values(tmp_path: Path) -> None:
     cfg = compose_train(fast_overrides(tmp_path, tmp_path))
     assert OmegaConf.missing_keys(cfg) == set()
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+@pytest.mark.parametrize("logger", options("logger"))
+def test_experiment_configs_compose_with_every_logger(
+    experiment: str, logger: str, tmp_path: Path
+) -> None:
+    cfg = compose_train(
+        [*fast_overrides(tmp_path, tmp_path), f"experiment={experiment}", f"logger={logger}"]
+    )
+    assert isinstance(build(cfg.model, "model"), DigitClassifier)
+    assert isinstance(build(cfg.data, "data"), MNISTDataModule)
+    assert (not cfg.logger) if logger == "none" else cfg.logger.tracking_uri

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the best validation accuracy (the sweep objective)."""
+    _print_lightning_logs_once()
     resume_ckpt, resume_run_id = _resume_point(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -64,6 +65,15 @@ def train(cfg: DictConfig) -> float | None:
             ) from error
         raise
     return best_val_acc
+
+
+def _print_lightning_logs_once() -> None:
+    # `import lightning` gives its logger a console handler of its own; when Hydra has already
+    # put one on the root logger, every Lightning message would be printed twice.
+    if logging.getLogger().handlers:
+        package_logger = logging.getLogger("lightning")
+        for handler in list(package_logger.handlers):
+            package_logger.removeHandler(handler)
 
 
 def build(node: DictConfig, what: str, **kwargs: Any) -> Any:

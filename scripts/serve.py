@@ -1,0 +1,30 @@
+"""Serve the draw-or-upload page and the JSON API: ``python scripts/serve.py`` (``make serve``)."""
+
+import sys
+
+import hydra
+from _entry import CONFIG_DIR, report_user_errors
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="serve")
+@report_user_errors
+def main(cfg: DictConfig) -> None:
+    import torch
+    import uvicorn
+
+    from digit_recognizer.inference import choose_classifier
+    from digit_recognizer.web import create_app
+
+    classifier = choose_classifier(
+        cfg.ckpt, cfg.run_id, cfg.logger.tracking_uri, cfg.logger.experiment_name
+    )
+    print(f"model: {classifier.source}", file=sys.stderr)
+    # One image per request: intra-op threads would only fight the concurrent requests.
+    torch.set_num_threads(1)
+    app = create_app(classifier, max_upload_bytes=int(cfg.max_upload_mb * 1024 * 1024))
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The web app: API status codes with TestClient, then a real server under load and in Chromium."""
+
+import base64
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digit_recognizer.inference import load_classifier
+from digit_recognizer.loadtest import run_load
+from digit_recognizer.web import create_app
+from tests.helpers import ROOT, synthetic_digits
+from tests.test_preprocess import png_bomb
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def digit_png(size: int = 140) -> bytes:
+    digit = synthetic_digits(1, seed=5)[0][0].numpy()
+    inked = 255 - np.where(digit > 100, digit, 0).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(inked).resize((size, size)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def client(tiny_checkpoint: Path) -> TestClient:
+    return TestClient(create_app(load_classifier(tiny_checkpoint)))
+
+
+def test_health_and_page(client: TestClient) -> None:
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert "last.ckpt" in health.json()["model"]
+    page = client.get("/")
+    assert page.status_code == 200 and '<canvas id="pad"' in page.text
+    assert "http" not in page.text.split("<script>")[0].split("<style>")[0]  # no external CDN
+    assert "/api/predict" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_multipart_upload_is_predicted(client: TestClient) -> None:
+    response = client.post("/api/predict", files={"file": ("d.png", digit_png(), "image/png")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert 0 <= body["digit"] <= 9 and len(body["probabilities"]) == 10
+    assert abs(sum(body["probabilities"]) - 1) < 1e-4
+    assert body["confidence"] == max(body["probabilities"])
+    preview = Image.open(io.BytesIO(base64.b64decode(body["preview"].split(",", 1)[1])))
+    assert preview.size == (28, 28)
+
+
+def test_png_data_url_is_predicted(client: TestClient) -> None:
+    url = "data:image/png;base64," + base64.b64encode(digit_png()).decode()
+    response = client.post("/api/predict", json={"image": url})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"definitely not an image", "not an image"),
+        (None, "no digit found"),  # a blank page
+        (png_bomb(), "too many pixels"),
+    ],
+)
+def test_bad_images_get_400_with_the_cli_reason(
+    client: TestClient, payload: bytes | None, reason: str
+) -> None:
+    if payload is None:
+        buffer = io.BytesIO()
+        Image.new("L", (200, 200), 250).save(buffer, "PNG")
+        payload = buffer.getvalue()
+    response = client.post("/api/predict", files={"file": ("x.png", payload, "image/png")})
+    assert response.status_code == 400 and reason in response.json()["detail"]
+    assert client.get("/health").status_code == 200  # still serving
+
+
+def test_upload_over_5_mb_gets_413(client: TestClient) -> None:
+    big = os.urandom(5 * 1024 * 1024 + 10)
+    response = client.post("/api/predict", files={"file": ("big.png", big, "image/png")})
+    assert response.status_code == 413
+    assert client.get("/health").status_code == 200
+
+
+def test_other_bodies_are_refused(client: TestClient) -> None:
+    assert (
+        client.post(
+            "/api/predict", content=b"raw", headers={"content-type": "text/plain"}
+        ).status_code
+        == 415
+    )
+    assert client.post("/api/predict", json={"image": "not a data url"}).status_code == 400
+    assert (
+        client.post("/api/predict", json={"image": "data:image/png;base64,@@@"}).status_code == 400
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
+    """scripts/serve.py as a real uvicorn process on a free loopback port."""
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("serve")
+    # A file, not a pipe: nobody reads a pipe here, and a full one would block the server.
+    log = (workdir / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "serve.py"),
+            f"ckpt={tiny_checkpoint}",
+            f"port={port}",
+        ],
+        cwd=workdir,
+        env={**os.environ, "PROJECT_ROOT": str(workdir)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, (workdir / "server.log").read_text()[-2000:]
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def test_server_under_load_has_no_errors(server: str) -> None:
+    report = run_load(f"{server}/api/predict", digit_png(), total=2000, clients=8)
+    print(report.as_text())
+    assert report.requests == 2000 and report.errors == 0
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(digit_png(300))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page.goto(server)
+        box = page.locator("#pad").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 140, box["y"] + 50)
+        page.mouse.down()
+        for step in range(1, 21):  # a vertical stroke, like a "1"
+            page.mouse.move(box["x"] + 140, box["y"] + 50 + step * 9)
+        page.mouse.up()
+        expect(page.locator("#answer")).to_have_text(re.compile(r"^\d$"), timeout=10_000)
+        expect(page.locator("#preview")).to_have_attribute(
+            "src", __import__("re").compile("^data:image/png")
+        )
+        drawn = page.locator("#confidence").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "web-drawn.png"))
+
+        page.locator("#clear").click()
+        expect(page.locator("#answer")).to_have_text("\u2013")  # the empty-result dash
+        page.set_input_files("#file", str(photo))
+        expect(page.locator("#answer")).to_have_text(re.compile(r"^\d$"), timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "web-uploaded.png"))
+        browser.close()
+    assert "sure" in drawn
