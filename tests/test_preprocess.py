@@ -1,6 +1,7 @@
 """Preprocessing on synthetic images: polarity, position, aspect, alpha, EXIF, modes, bad input."""
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -135,6 +136,15 @@ def test_missing_file_and_directory_are_rejected(tmp_path: Path) -> None:
         to_mnist_array(tmp_path / "nope.png")
     with pytest.raises(ImageRejected, match="is a directory"):
         to_mnist_array(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file without read permission")
+def test_unreadable_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "locked.png"
+    path.write_bytes(encode(Image.fromarray(stroke_digit())))
+    path.chmod(0)
+    with pytest.raises(ImageRejected, match="permission denied"):
+        to_mnist_array(path)
 
 
 def png_bomb(side: int = 60_000) -> bytes:
