@@ -41,6 +41,25 @@ def prepare_store(tracking_uri: str, artifact_location: str | None) -> str | Non
     return Path(artifact_location).resolve().as_uri()
 
 
+def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> None:
+    """Create the store and the experiment if missing, one process at a time.
+
+    Two trainings started together on a fresh SQLite store would both run its schema migration
+    (one fails) and both create the experiment (one fails); a file lock beside the database
+    serialises that first step. Servers handle their own concurrency.
+    """
+    from filelock import FileLock
+    from mlflow.tracking import MlflowClient
+
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme != "sqlite":
+        return
+    with FileLock(parsed.path[1:] + ".lock", timeout=120):
+        client = MlflowClient(tracking_uri)
+        if client.get_experiment_by_name(name) is None:
+            client.create_experiment(name, artifact_location=artifact_location)
+
+
 def make_run_name(model_name: str) -> str:
     """Readable, sortable and unique even when the seed is fixed: ``seed_cnn-1125-181203-a3f9``."""
     stamp = datetime.now().strftime("%m%d-%H%M%S")

@@ -127,7 +127,12 @@ def _build_logger(cfg: DictConfig, run_id: str | None) -> Logger | None:
     node = cfg.get("logger")
     if not node:
         return None
-    location = tracking.prepare_store(node.tracking_uri, node.get("artifact_location"))
+    location = None
+    if node.get(
+        "tracking_uri"
+    ):  # an MLflow logger; another Lightning logger passes straight through
+        location = tracking.prepare_store(node.tracking_uri, node.get("artifact_location"))
+        tracking.ensure_experiment(node.tracking_uri, node.experiment_name, location)
     tags = {**(node.get("tags") or {}), **_run_tags(cfg)}
     return build(
         node,

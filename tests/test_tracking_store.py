@@ -1,0 +1,95 @@
+"""Tracking beyond one process: trainings racing on the embedded store, and a real MLflow server."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from mlflow.tracking import MlflowClient
+
+from tests.helpers import ROOT, fast_overrides, run_script
+from tests.test_web import digit_png, free_port
+
+
+def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_path: Path) -> None:
+    args = [*fast_overrides(tmp_path, tiny_mnist, in_process=False), "trainer.max_epochs=3"]
+    env = {**os.environ, "PROJECT_ROOT": str(tmp_path)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "train.py"), *args, f"seed={seed}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    for run in runs:
+        assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 3
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"checkpoints", "plots"}
+
+
+def test_training_and_prediction_through_a_tracking_server(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{tmp_path}/server/mlflow.db",
+            "--serve-artifacts", "--artifacts-destination", str(tmp_path / "server" / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.5)
+
+        workdir = tmp_path / "client"  # nothing of the store is on this side
+        workdir.mkdir()
+        args = [
+            *fast_overrides(workdir, tiny_mnist, in_process=False),
+            f"logger.tracking_uri={url}",
+        ]
+        trained = run_script("train.py", args, workdir, HOME=str(workdir))
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        assert not (workdir / "mlruns" / "mlflow.db").exists()
+
+        client = MlflowClient(url)
+        (run,) = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+        assert run.info.status == "FINISHED" and "test/acc" in run.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")}
+        assert "checkpoints/best.ckpt" in artifacts
+        assert (tmp_path / "server" / "artifacts").is_dir()  # the server stored them
+
+        image = workdir / "digit.png"
+        image.write_bytes(digit_png())
+        predicted = run_script(
+            "predict.py", [f"img={image}", f"logger.tracking_uri={url}"], workdir, HOME=str(workdir)
+        )
+        assert predicted.returncode == 0, predicted.stderr[-3000:]
+        assert f"model: run {run.info.run_name}" in predicted.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
