@@ -37,6 +37,25 @@ def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_pat
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"checkpoints", "plots"}
 
 
+def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Path) -> None:
+    args = [
+        "-m",
+        *fast_overrides(tmp_path, tiny_mnist, in_process=False),
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "model.optimizer.lr=1e-3,3e-3",
+        "trainer.max_epochs=12",  # long enough that both jobs are surely running at once
+    ]
+    result = run_script("train.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    assert len({run.data.tags["sweep"] for run in runs}) == 1
+    first, second = sorted(runs, key=lambda run: run.info.start_time)
+    assert second.info.start_time < first.info.end_time  # the two jobs overlapped in time
+
+
 def test_training_and_prediction_through_a_tracking_server(
     tiny_mnist: Path, tmp_path: Path
 ) -> None:
