@@ -1,10 +1,13 @@
 """Test helpers: tiny IDX files, config composition, subprocess runs of the scripts."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -85,3 +88,24 @@ def run_script(script: str, args: list[str], workdir: Path, timeout: float = 300
         text=True,
         timeout=timeout,
     )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Poll ``url``/health until it answers 200; fail with the server's log if it dies or stalls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, f"{url} did not come up in {timeout} s"
+        time.sleep(0.3)

@@ -3,14 +3,12 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import ROOT, fast_overrides, run_script
-from tests.test_web import digit_png, free_port
+from tests.helpers import ROOT, fast_overrides, free_port, run_script, wait_until_healthy
+from tests.test_web import digit_png
 
 
 def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_path: Path) -> None:
@@ -73,17 +71,7 @@ def test_training_and_prediction_through_a_tracking_server(
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
-
+        wait_until_healthy(url, server, tmp_path / "server.log")
         workdir = tmp_path / "client"  # nothing of the store is on this side
         workdir.mkdir()
         args = [

@@ -4,13 +4,10 @@ import base64
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +16,7 @@ from PIL import Image
 from digit_recognizer.inference import load_classifier
 from digit_recognizer.loadtest import run_load
 from digit_recognizer.web import create_app
-from tests.helpers import ROOT, synthetic_digits
+from tests.helpers import ROOT, free_port, synthetic_digits, wait_until_healthy
 from tests.test_preprocess import png_bomb
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -107,12 +104,6 @@ def test_other_bodies_are_refused(client: TestClient) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
     """scripts/serve.py as a real uvicorn process on a free loopback port."""
@@ -133,16 +124,7 @@ def server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, (workdir / "server.log").read_text()[-2000:]
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
+    wait_until_healthy(url, process, workdir / "server.log")
     yield url
     process.terminate()
     process.wait(timeout=20)
