@@ -4,7 +4,7 @@ With the MLflow logger on and a model from a run, the scores and figures go onto
 """
 
 import hydra
-from _entry import CONFIG_DIR, report_user_errors
+from _entry import CONFIG_DIR, choose_model, report_user_errors
 from omegaconf import DictConfig
 
 
@@ -14,15 +14,8 @@ def main(cfg: DictConfig) -> float:
     from digit_recognizer.data import find_raw_dir, load_split
     from digit_recognizer.errors import UserError
     from digit_recognizer.evaluation import record_on_run, score, score_uploads
-    from digit_recognizer.inference import choose_classifier
 
-    logger = cfg.get("logger") or {}
-    classifier = choose_classifier(
-        cfg.ckpt,
-        cfg.run_id,
-        logger.get("tracking_uri", ""),
-        logger.get("experiment_name", "mnist"),
-    )
+    classifier = choose_model(cfg)
     print(f"model: {classifier.source}")
     raw_dir = find_raw_dir(cfg.data.root)
     if raw_dir is None:
@@ -39,8 +32,8 @@ def main(cfg: DictConfig) -> float:
             f"preprocessed {uploads['uploads']:.2%}, "
             f"naive resize {uploads['uploads_naive_resize']:.2%}"
         )
-    if logger and classifier.run_id:
-        record_on_run(logger.tracking_uri, classifier.run_id, report, images, labels)
+    if cfg.get("logger") and classifier.run_id:
+        record_on_run(cfg.logger.tracking_uri, classifier.run_id, report, images, labels)
         print(f"recorded eval/test_acc and figures on run {classifier.run_id}")
     return report.accuracy
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import hydra
-from _entry import CONFIG_DIR, report_user_errors
+from _entry import CONFIG_DIR, choose_model, report_user_errors
 from omegaconf import DictConfig, OmegaConf
 
 
@@ -15,7 +15,6 @@ from omegaconf import DictConfig, OmegaConf
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     from digit_recognizer.errors import UserError
-    from digit_recognizer.inference import choose_classifier
     from digit_recognizer.prediction import expand_inputs, predict_files
 
     if OmegaConf.is_missing(cfg, "img"):
@@ -25,9 +24,7 @@ def main(cfg: DictConfig) -> None:
     files, failures = expand_inputs(
         OmegaConf.to_object(cfg.img) if not isinstance(cfg.img, str) else cfg.img
     )
-    classifier = choose_classifier(
-        cfg.ckpt, cfg.run_id, cfg.logger.tracking_uri, cfg.logger.experiment_name
-    )
+    classifier = choose_model(cfg)
     print(f"model: {classifier.source}", file=sys.stderr)
     preview_dir = Path(cfg.preview_dir) if cfg.save_preview else None
     results = failures + predict_files(classifier, files, cfg.batch_size, preview_dir)

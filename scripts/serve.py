@@ -3,7 +3,7 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, report_user_errors
+from _entry import CONFIG_DIR, choose_model, report_user_errors
 from omegaconf import DictConfig
 
 
@@ -13,12 +13,9 @@ def main(cfg: DictConfig) -> None:
     import torch
     import uvicorn
 
-    from digit_recognizer.inference import choose_classifier
     from digit_recognizer.web import create_app
 
-    classifier = choose_classifier(
-        cfg.ckpt, cfg.run_id, cfg.logger.tracking_uri, cfg.logger.experiment_name
-    )
+    classifier = choose_model(cfg)
     print(f"model: {classifier.source}", file=sys.stderr)
     # One image per request: intra-op threads would only fight the concurrent requests.
     torch.set_num_threads(1)

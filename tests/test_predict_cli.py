@@ -67,6 +67,14 @@ def test_empty_directory_is_an_error_line(tiny_checkpoint: Path, tmp_path: Path)
     assert result.returncode == 1 and "directory holds no images" in result.stderr
 
 
+def test_a_checkpoint_needs_no_tracking_store(
+    images: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    args = [f"img={images}/digit0.png", f"ckpt={tiny_checkpoint}", "logger=none"]
+    result = run_script("predict.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 def test_no_trained_model_exits_2_with_advice(images: Path, tmp_path: Path) -> None:
     result = run_script("predict.py", [f"img={images}/digit0.png"], tmp_path)
     assert result.returncode == 2
