@@ -3,6 +3,7 @@
 from typing import Any
 
 from digit_recognizer.errors import UserError
+from digit_recognizer.tracking import BEST_METRIC
 
 COLUMNS = (
     "run",
@@ -49,7 +50,7 @@ def top_runs(
                 "lr": params.get("model.optimizer.lr", "?"),
                 "batch": params.get("data.batch_size", "?"),
                 "augment": params.get("data.augment", "False"),
-                "val/acc_best": metrics.get("val/acc_best"),
+                "val/acc_best": metrics.get(BEST_METRIC),
                 "test/acc": metrics.get("test/acc"),
                 "epochs": int(metrics["epoch"]) if "epoch" in metrics else None,
                 "minutes": (end - run.info.start_time) / 60000,

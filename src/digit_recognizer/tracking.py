@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 BEST_METRIC = "val/acc_best"
-BEST_CHECKPOINT = "checkpoints/best.ckpt"
+CHECKPOINT_DIR = "checkpoints"  # artifact folder holding best.ckpt and last.ckpt
+BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.ckpt"
 CACHE_DIR = Path.home() / ".cache" / "digit-recognizer"
 
 LOCAL_SCHEMES = {"sqlite", "file", ""}
@@ -29,12 +30,18 @@ def is_local_store(tracking_uri: str) -> bool:
     return urlparse(tracking_uri).scheme in LOCAL_SCHEMES
 
 
+def sqlite_file(tracking_uri: str) -> Path | None:
+    """The database file of an embedded SQLite store; None for any other store."""
+    parsed = urlparse(tracking_uri)
+    # sqlite:////abs/path.db has path //abs/path.db; the leading slash belongs to the URI.
+    return Path(parsed.path[1:]) if parsed.scheme == "sqlite" else None
+
+
 def prepare_store(tracking_uri: str, artifact_location: str | None) -> str | None:
     """Create the embedded store's folder; returns the artifact location to use (None for servers)."""
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme == "sqlite":
-        # sqlite:////abs/path.db has path //abs/path.db; the leading slash belongs to the URI.
-        Path(parsed.path[1:]).parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite_file(tracking_uri)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     if not is_local_store(tracking_uri) or artifact_location is None:
         return None
     Path(artifact_location).mkdir(parents=True, exist_ok=True)
@@ -51,10 +58,10 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | Non
     from filelock import FileLock
     from mlflow.tracking import MlflowClient
 
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme != "sqlite":
+    database = sqlite_file(tracking_uri)
+    if database is None:
         return
-    with FileLock(parsed.path[1:] + ".lock", timeout=120):
+    with FileLock(f"{database}.lock", timeout=120):
         client = MlflowClient(tracking_uri)
         if client.get_experiment_by_name(name) is None:
             client.create_experiment(name, artifact_location=artifact_location)
@@ -119,8 +126,8 @@ def find_best_checkpoint(
 ) -> tuple[Path, str, str]:
     """Local path of the best checkpoint of ``run_id``, or of the FINISHED run with the highest
     ``val/acc_best`` in ``experiment``; a one-line description of that run; its id."""
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme == "sqlite" and not Path(parsed.path[1:]).is_file():
+    database = sqlite_file(tracking_uri)
+    if database is not None and not database.is_file():
         raise ModelUnavailable(
             f"No trained model yet ({tracking_uri} is empty); run `make train` first."
         )

@@ -128,9 +128,8 @@ def _build_logger(cfg: DictConfig, run_id: str | None) -> Logger | None:
     if not node:
         return None
     location = None
-    if node.get(
-        "tracking_uri"
-    ):  # an MLflow logger; another Lightning logger passes straight through
+    # An MLflow logger gets its store prepared; another Lightning logger passes straight through.
+    if node.get("tracking_uri"):
         location = tracking.prepare_store(node.tracking_uri, node.get("artifact_location"))
         tracking.ensure_experiment(node.tracking_uri, node.experiment_name, location)
     tags = {**(node.get("tags") or {}), **_run_tags(cfg)}
@@ -224,7 +223,7 @@ class RunRecorder:
         assert datamodule.test_set is not None
         labels, images = datamodule.test_set.labels, datamodule.test_set.images
         if best_val_acc is not None:
-            self.client.log_metric(self.run_id, "val/acc_best", best_val_acc)
+            self.client.log_metric(self.run_id, tracking.BEST_METRIC, best_val_acc)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             plots.plot_learning_curves(history, folder / "learning_curves.png")
@@ -258,4 +257,4 @@ class RunRecorder:
         with tempfile.TemporaryDirectory() as tmp:
             # Stable artifact names let predict.py find ``checkpoints/best.ckpt`` in any run.
             target = shutil.copy(path, Path(tmp) / name)
-            self.client.log_artifact(self.run_id, target, "checkpoints")
+            self.client.log_artifact(self.run_id, target, tracking.CHECKPOINT_DIR)
