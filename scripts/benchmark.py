@@ -16,7 +16,6 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from _entry import PROJECT_ROOT
 
 from digit_recognizer.benchmark import (
@@ -29,6 +28,7 @@ from digit_recognizer.benchmark import (
     time_commands,
     time_inference,
 )
+from digit_recognizer.data import find_raw_dir
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,7 +55,7 @@ def main() -> None:
         result = CONTENDERS[args.worker](settings, Path(args.workdir))
         print(json.dumps(asdict(result)))
         return
-    if not (Path(args.data_root) / "MNIST" / "raw").is_dir():
+    if find_raw_dir(args.data_root) is None:
         sys.exit(f"error: no MNIST/raw under {args.data_root}; pass --data-root or set MNIST_ROOT.")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,32 +92,27 @@ def main() -> None:
 
 def measure_inference(checkpoint: Path, data_root: str, tiny: bool) -> dict[str, float]:
 
-    from PIL import Image
-
-    from digit_recognizer.data import find_raw_dir, load_split
+    from digit_recognizer.data import load_split
     from digit_recognizer.inference import load_classifier
     from digit_recognizer.prediction import predict_files
-    from digit_recognizer.synthetic_uploads import FORMATS, redraw_as_upload
+    from digit_recognizer.synthetic_uploads import SUFFIXES, redraw_many
 
     raw_dir = find_raw_dir(data_root)
     images, _ = load_split(raw_dir, "test", verify_md5=not tiny)
     results = time_inference(checkpoint, images, repeats=1 if tiny else 5)
     # A folder of upload-like images (100-500 px PNG/JPEG), predicted after the model is loaded.
     with tempfile.TemporaryDirectory() as folder:
-        rng = np.random.default_rng(0)
         count = 50 if tiny else 1000
         files = []
-        for index in range(count):
-            data = redraw_as_upload(images[index % len(images), 0].numpy(), rng, FORMATS[index % 3])
-            path = Path(folder) / f"{index:04d}.{'jpg' if index % 3 == 1 else 'png'}"
+        for index, (fmt, data) in enumerate(redraw_many(images[:count, 0].numpy())):
+            path = Path(folder) / f"{index:04d}{SUFFIXES[fmt]}"
             path.write_bytes(data)
             files.append(path)
         classifier = load_classifier(checkpoint)
         start = time.perf_counter()
         predict_files(classifier, files)
-        results["folder_images_per_sec"] = count / (time.perf_counter() - start)
+        results["folder_images_per_sec"] = len(files) / (time.perf_counter() - start)
         sample = files[0]
-        Image.open(sample).load()
         predict = [sys.executable, str(PROJECT_ROOT / "scripts" / "predict.py")]
         cold = time_commands(
             {

@@ -43,14 +43,10 @@ def score_uploads(
     import numpy as np
 
     from digit_recognizer.preprocess import naive_resize, to_mnist_array
-    from digit_recognizer.synthetic_uploads import FORMATS, redraw_as_upload
+    from digit_recognizer.synthetic_uploads import redraw_many
 
     images, labels = images[:count], labels[:count]
-    rng = np.random.default_rng(seed)
-    uploads = [
-        redraw_as_upload(image[0].numpy(), rng, FORMATS[i % len(FORMATS)])
-        for i, image in enumerate(images)
-    ]
+    uploads = [data for _, data in redraw_many(images[:, 0].numpy(), seed)]
 
     def accuracy(batch: np.ndarray | torch.Tensor) -> float:
         return float((classifier.predict(batch).argmax(dim=1) == labels).float().mean())

@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 FORMATS = ("png", "jpeg", "rgba")
+SUFFIXES = {"png": ".png", "jpeg": ".jpg", "rgba": ".png"}
 
 
 def redraw_as_upload(digit: np.ndarray, rng: np.random.Generator, fmt: str) -> bytes:
@@ -42,3 +43,13 @@ def redraw_as_upload(digit: np.ndarray, rng: np.random.Generator, fmt: str) -> b
     else:
         image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def redraw_many(digits: np.ndarray, seed: int = 0) -> list[tuple[str, bytes]]:
+    """Digits shaped (N, 28, 28) re-drawn in turn as PNG, JPEG and transparent PNG uploads;
+    (format, file bytes) pairs, the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    formats = [FORMATS[i % len(FORMATS)] for i in range(len(digits))]
+    return [
+        (fmt, redraw_as_upload(digit, rng, fmt)) for fmt, digit in zip(formats, digits, strict=True)
+    ]
