@@ -11,18 +11,14 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 @report_user_errors
 def main(cfg: DictConfig) -> float:
-    from digit_recognizer.data import find_raw_dir, load_split
-    from digit_recognizer.errors import UserError
     from digit_recognizer.evaluation import record_on_run, score, score_uploads
+    from digit_recognizer.training import build
 
     classifier = choose_model(cfg)
     print(f"model: {classifier.source}")
-    raw_dir = find_raw_dir(cfg.data.root)
-    if raw_dir is None:
-        raise UserError(
-            f"MNIST IDX files not found under {cfg.data.root}/MNIST/raw; set data.root."
-        )
-    images, labels = load_split(raw_dir, "test", cfg.data.verify_md5)
+    data = build(cfg.data, "data")  # the training data module: same checks, same messages
+    data.setup("test")
+    images, labels = data.test_set.images, data.test_set.labels
     report = score(classifier, images, labels, cfg.batch_size)
     print(report.as_text())
     if cfg.uploads:
