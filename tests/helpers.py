@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import torch
 from hydra import compose, initialize_config_dir
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +111,15 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: 
         assert process.poll() is None, log.read_text()[-2000:]
         assert time.monotonic() < deadline, f"{url} did not come up in {timeout} s"
         time.sleep(0.3)
+
+
+def store_client(workdir: Path) -> MlflowClient:
+    """A client of the embedded MLflow store of a project folder."""
+    return MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+
+
+def runs_of(workdir: Path) -> list[Run]:
+    """The runs of the ``mnist`` experiment in ``workdir``'s embedded store (none if it is absent)."""
+    client = store_client(workdir)
+    experiment = client.get_experiment_by_name("mnist")
+    return client.search_runs([experiment.experiment_id]) if experiment else []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import run_script, synthetic_digits
+from tests.helpers import run_script, store_client, synthetic_digits
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +95,7 @@ def test_best_run_is_chosen_from_the_store(images: Path, trained_store: Path) ->
 
 
 def test_run_id_overrides_the_best_run(images: Path, trained_store: Path, tmp_path: Path) -> None:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{trained_store}/mlruns/mlflow.db")
+    client = store_client(trained_store)
     (poor,) = client.search_runs(
         [client.get_experiment_by_name("mnist").experiment_id], "attributes.run_name = 'poor'"
     )
@@ -109,13 +107,11 @@ def test_run_id_overrides_the_best_run(images: Path, trained_store: Path, tmp_pa
 
 
 def test_eval_scores_the_best_run_and_records_it(trained_store: Path, tiny_mnist: Path) -> None:
-    from mlflow.tracking import MlflowClient
-
     args = [f"data.root={tiny_mnist}", "data.verify_md5=false"]
     result = run_script("eval.py", args, trained_store)
     assert result.returncode == 0, result.stderr
     assert "test accuracy:" in result.stdout and "digit 9:" in result.stdout
-    client = MlflowClient(f"sqlite:///{trained_store}/mlruns/mlflow.db")
+    client = store_client(trained_store)
     (good,) = client.search_runs(
         [client.get_experiment_by_name("mnist").experiment_id], "attributes.run_name = 'good'"
     )

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import ROOT, fast_overrides, free_port, run_script, wait_until_healthy
+from tests.helpers import (
+    ROOT,
+    fast_overrides,
+    free_port,
+    run_script,
+    runs_of,
+    store_client,
+    wait_until_healthy,
+)
 from tests.test_web import digit_png
 
 
@@ -27,9 +35,9 @@ def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_pat
     for process in processes:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr[-3000:]
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
-    runs = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    runs = runs_of(tmp_path)
     assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    client = store_client(tmp_path)
     for run in runs:
         assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 3
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"checkpoints", "plots"}
@@ -46,8 +54,7 @@ def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Pa
     ]
     result = run_script("train.py", args, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
-    runs = client.search_runs([client.get_experiment_by_name("mnist").experiment_id])
+    runs = runs_of(tmp_path)
     assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
     assert len({run.data.tags["sweep"] for run in runs}) == 1
     first, second = sorted(runs, key=lambda run: run.info.start_time)

@@ -7,15 +7,8 @@ import time
 from pathlib import Path
 
 import torch
-from mlflow.tracking import MlflowClient
 
-from tests.helpers import ROOT, fast_overrides, run_script
-
-
-def runs_of(workdir: Path) -> list:
-    client = MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
-    experiment = client.get_experiment_by_name("mnist")
-    return client.search_runs([experiment.experiment_id]) if experiment else []
+from tests.helpers import ROOT, fast_overrides, run_script, runs_of
 
 
 def test_missing_data_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -64,13 +64,19 @@ def load_classifier(path: str | Path) -> Classifier:
         raise ModelUnavailable(f"Checkpoint {path} does not exist.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "GLOBAL" not in str(err):  # only a real pickle names the globals it wanted to load
-            raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
-        raise ModelUnavailable(
-            f"Checkpoint {path} holds pickled objects beyond plain data; refusing to load it."
-        ) from err
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        zipfile.BadZipFile,
+        ValueError,
+    ) as err:
+        # Only a real pickle names the globals it wanted; anything else is a broken file.
+        if isinstance(err, pickle.UnpicklingError) and "GLOBAL" in str(err):
+            raise ModelUnavailable(
+                f"Checkpoint {path} holds pickled objects beyond plain data; refusing to load it."
+            ) from err
         raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
     net_spec, state = _net_spec_and_weights(checkpoint, path)
     net = build_net(**net_spec)
