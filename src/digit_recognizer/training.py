@@ -1,8 +1,6 @@
 """``train(cfg)``: fit, test the best checkpoint on the official test set, and record the run."""
 
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +13,14 @@ from hydra.types import RunMode
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, MLFlowLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
-from digit_recognizer import plots, tracking
+from digit_recognizer import tracking
 from digit_recognizer.callbacks import CheckpointOnInterrupt, ThroughputMonitor
 from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
 from digit_recognizer.module import DigitClassifier
+from digit_recognizer.run_record import RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,8 @@ def train(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the best validation accuracy (the sweep objective)."""
     _print_lightning_logs_once()
     resume_ckpt, resume_run_id = _resume_point(cfg)
+    if cfg.get("register_model") and not cfg.get("logger"):
+        raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: MNISTDataModule = build(cfg.data, "data")
@@ -42,7 +43,11 @@ def train(cfg: DictConfig) -> float | None:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks += [ThroughputMonitor(), CheckpointOnInterrupt(checkpoint_dir)]
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger or False)
-    run = RunRecorder(logger) if isinstance(logger, MLFlowLogger) else None
+    run = (
+        RunRecorder(logger, cfg.logger.tracking_uri, *_model_logging(cfg))
+        if isinstance(logger, MLFlowLogger)
+        else None
+    )
     if run is not None:
         run.start(cfg, checkpoint_dir, resumed=resume_run_id is not None)
 
@@ -97,6 +102,16 @@ def _check_optimizer(model: DigitClassifier) -> None:
         model.optimizer_factory(model.parameters())
     except (TypeError, ValueError) as err:
         raise UserError(f"model.optimizer has a bad value: {err}") from err
+
+
+def _model_logging(cfg: DictConfig) -> tuple[bool, str | None]:
+    """Whether to log the best checkpoint as an MLflow model, and the registry name to use."""
+    if not cfg.get("register_model"):
+        return bool(cfg.get("log_model")), None
+    name = cfg.get("registered_model_name")
+    if not name or not str(name).strip():
+        raise UserError("register_model=true needs a registered_model_name.")
+    return True, str(name)
 
 
 def _resume_point(cfg: DictConfig) -> tuple[str | None, str | None]:
@@ -189,72 +204,3 @@ def _evaluate(
     if run is not None:
         run.finish(datamodule, probabilities, epochs, (best_path, last_path), best_val_acc)
     return best_val_acc
-
-
-class RunRecorder:
-    """Writes one training run's config, figures and checkpoints into its MLflow run."""
-
-    def __init__(self, logger: MLFlowLogger) -> None:
-        self.logger = logger
-        self.client = logger.experiment
-        self.run_id: str = logger.run_id
-
-    def start(self, cfg: DictConfig, checkpoint_dir: Path, resumed: bool) -> None:
-        config = OmegaConf.to_container(cfg, resolve=True)
-        assert isinstance(config, dict)
-        params = tracking.flatten_config(config)
-        if resumed:
-            # MLflow refuses to change a logged param: keep the first values, record the new YAML.
-            logged = self.client.get_run(self.run_id).data.params
-            params = {key: value for key, value in params.items() if key not in logged}
-            self.client.update_run(self.run_id, status="RUNNING")
-        self.logger.log_hyperparams(params)
-        self.client.log_text(self.run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
-        self.client.set_tag(self.run_id, "checkpoint_dir", str(checkpoint_dir.resolve()))
-
-    def finish(
-        self,
-        datamodule: MNISTDataModule,
-        probabilities: torch.Tensor,
-        history: list[dict[str, float]],
-        checkpoints: tuple[str, str],
-        best_val_acc: float | None,
-    ) -> None:
-        assert datamodule.test_set is not None
-        labels, images = datamodule.test_set.labels, datamodule.test_set.images
-        if best_val_acc is not None:
-            self.client.log_metric(self.run_id, tracking.BEST_METRIC, best_val_acc)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            plots.plot_learning_curves(history, folder / "learning_curves.png")
-            matrix = plots.confusion_matrix(labels, probabilities.argmax(dim=1))
-            plots.plot_confusion_matrix(matrix, folder / "confusion_matrix.png")
-            plots.plot_mistakes(images, labels, probabilities, folder / "mistakes.png")
-            self.client.log_artifacts(self.run_id, str(folder), "plots")
-        best_path, last_path = checkpoints
-        self._log_checkpoint(best_path, "best.ckpt")
-        self._log_checkpoint(last_path, "last.ckpt")
-        self.client.set_terminated(self.run_id, "FINISHED")
-
-    def fail(self, status: str, checkpoint_dir: Path, history: list[dict[str, float]]) -> None:
-        """Keep what the run learned so far and end it as KILLED or FAILED; never raises."""
-        try:
-            self._log_checkpoint(str(checkpoint_dir / "last.ckpt"), "last.ckpt")
-            if history:
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = plots.plot_learning_curves(history, Path(tmp) / "learning_curves.png")
-                    self.client.log_artifact(self.run_id, str(path), "plots")
-        except Exception as err:  # the original failure matters more than a lost artifact
-            log.warning("Could not save artifacts of the stopped run: %s", err)
-        try:
-            self.client.set_terminated(self.run_id, status)
-        except Exception as err:
-            log.warning("Could not mark MLflow run %s as %s: %s", self.run_id, status, err)
-
-    def _log_checkpoint(self, path: str, name: str) -> None:
-        if not path or not Path(path).is_file():
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            # Stable artifact names let predict.py find ``checkpoints/best.ckpt`` in any run.
-            target = shutil.copy(path, Path(tmp) / name)
-            self.client.log_artifact(self.run_id, target, tracking.CHECKPOINT_DIR)
