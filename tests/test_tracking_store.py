@@ -61,6 +61,26 @@ def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Pa
     assert second.info.start_time < first.info.end_time  # the two jobs overlapped in time
 
 
+def test_submitit_launcher_runs_sweep_jobs_as_separate_processes(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    # submitit_local is the SLURM launcher's local twin: same plugin, same job pickling.
+    args = [
+        "-m",
+        *fast_overrides(tmp_path, tiny_mnist, in_process=False),
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+        "seed=1,2",
+    ]
+    result = run_script("train.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = runs_of(tmp_path)
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    assert {run.data.tags["seed"] for run in runs} == {"1", "2"}
+    (sweep,) = (tmp_path / "logs" / "multiruns").iterdir()
+    assert list((sweep / ".submitit").iterdir())  # submitit's own job folders
+
+
 def test_training_and_prediction_through_a_tracking_server(
     tiny_mnist: Path, tmp_path: Path
 ) -> None:

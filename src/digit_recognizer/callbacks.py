@@ -40,8 +40,10 @@ class ThroughputMonitor(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch_seconds = time.perf_counter() - self._started
         train_seconds = self._train_seconds or epoch_seconds
-        pl_module.log("perf/epoch_seconds", epoch_seconds)
-        pl_module.log("perf/train_images_per_sec", self._images / max(train_seconds, 1e-9))
+        # Under DDP: the slowest process's time, and the images of all processes together.
+        pl_module.log("perf/epoch_seconds", epoch_seconds, sync_dist=True, reduce_fx="max")
+        rate = self._images / max(train_seconds, 1e-9)
+        pl_module.log("perf/train_images_per_sec", rate, sync_dist=True, reduce_fx="sum")
 
 
 class CheckpointOnInterrupt(Callback):

@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
@@ -280,10 +281,21 @@ class MNISTDataModule(L.LightningDataModule):
         return self.test_dataloader()
 
     def _loader(self, dataset: InMemoryDigits, batch_size: int, shuffle: bool) -> DataLoader:
+        sampler = None
+        if not shuffle and self.trainer is not None and self.trainer.world_size > 1:
+            # Lightning's default DistributedSampler pads the shares to equal length, counting up
+            # to world_size - 1 images twice; disjoint unpadded shares keep synced metrics exact.
+            sampler = UnrepeatedDistributedSampler(
+                dataset,
+                num_replicas=self.trainer.world_size,
+                rank=self.trainer.global_rank,
+                shuffle=False,
+            )
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             collate_fn=keep_batch,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

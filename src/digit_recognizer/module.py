@@ -62,7 +62,8 @@ class DigitClassifier(L.LightningModule):
         loss = self.criterion(logits, labels)
         accuracy = getattr(self, f"{stage}_acc")
         accuracy(logits, labels)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        # sync_dist: the mean over all processes under DDP (nothing to do on one device).
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
@@ -83,7 +84,10 @@ class DigitClassifier(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        loss_sum, correct, seen = self._train_totals.clamp(min=1e-12).unbind()
+        # Summed over all processes under DDP (identity on one device): exact epoch means.
+        totals = self.trainer.strategy.reduce(self._train_totals, reduce_op="sum")
+        loss_sum, correct, seen = totals.clamp(min=1e-12).unbind()
+        # Equal on every process already; sync_dist only tells Lightning so.
         self.log("train/loss", loss_sum / seen, prog_bar=True, sync_dist=True)
         self.log("train/acc", correct / seen, prog_bar=True, sync_dist=True)
         # Validation already ran this epoch and callbacks logged perf/*: record the whole row.

@@ -1,6 +1,7 @@
 """``train(cfg)``: fit, test the best checkpoint on the official test set, and record the run."""
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, MLFlowLogger
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, open_dict
 
@@ -43,9 +46,11 @@ def train(cfg: DictConfig) -> float | None:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks += [ThroughputMonitor(), CheckpointOnInterrupt(checkpoint_dir)]
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger or False)
+    _check_launch(trainer)
+    # Under DDP every process runs this function; only global rank 0 writes the MLflow run.
     run = (
         RunRecorder(logger, cfg.logger.tracking_uri, *_model_logging(cfg))
-        if isinstance(logger, MLFlowLogger)
+        if isinstance(logger, MLFlowLogger) and rank_zero_only.rank == 0
         else None
     )
     if run is not None:
@@ -102,6 +107,25 @@ def _check_optimizer(model: DigitClassifier) -> None:
         model.optimizer_factory(model.parameters())
     except (TypeError, ValueError) as err:
         raise UserError(f"model.optimizer has a bad value: {err}") from err
+
+
+def _check_launch(trainer: L.Trainer) -> None:
+    """Refuse what Lightning's DDP script launcher cannot do: re-run a Hydra multirun job."""
+    strategy = trainer.strategy
+    launcher = getattr(strategy, "launcher", None)
+    environment = getattr(strategy, "cluster_environment", None)
+    spawns_script = (
+        isinstance(launcher, _SubprocessScriptLauncher)
+        and environment is not None
+        and not environment.creates_processes_externally
+    )
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if spawns_script and multirun:
+        raise UserError(
+            "trainer.strategy=ddp re-runs the script for each extra process, which a Hydra "
+            "multirun cannot do; sweep with trainer.strategy=ddp_spawn, or start each job "
+            "with torchrun."
+        )
 
 
 def _model_logging(cfg: DictConfig) -> tuple[bool, str | None]:
@@ -191,16 +215,61 @@ def _evaluate(
     run: "RunRecorder | None",
 ) -> float | None:
     """Test the best checkpoint once on the official test set and record metrics and figures."""
-    checkpoint: ModelCheckpoint | None = trainer.checkpoint_callback  # type: ignore[assignment]
-    # Read these before testing: restoring the best checkpoint also restores this callback's state.
-    best_path = checkpoint.best_model_path if checkpoint else ""
-    last_path = checkpoint.last_model_path if checkpoint else ""
-    best_score = checkpoint.best_model_score if checkpoint else None
-    best_val_acc = float(best_score) if best_score is not None else None
-    epochs = list(model.history)  # testing "best" reloads that checkpoint's (shorter) history
-    ckpt = best_path or None
-    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
-    probabilities = torch.cat(trainer.predict(model, datamodule.test_dataloader(), ckpt_path=ckpt))
-    if run is not None:
-        run.finish(datamodule, probabilities, epochs, (best_path, last_path), best_val_acc)
-    return best_val_acc
+    fit = _fit_outcome(trainer, model)
+    trainer.test(model, datamodule=datamodule, ckpt_path=fit.best_path or None)
+    if run is not None:  # the model now holds the tested weights, on every process
+        probabilities = _test_probabilities(model, datamodule)
+        checkpoints = (fit.best_path, fit.last_path)
+        run.finish(datamodule, probabilities, fit.history, checkpoints, fit.best_score)
+    return fit.best_score
+
+
+@dataclass
+class FitOutcome:
+    best_path: str
+    last_path: str
+    best_score: float | None
+    history: list[dict[str, float]]
+
+
+def _fit_outcome(trainer: L.Trainer, model: DigitClassifier) -> FitOutcome:
+    """Checkpoints, best monitored score and epoch history of the fit that just ended.
+
+    Read before testing: restoring the best checkpoint also restores the checkpoint callback's
+    state and the model's (shorter) history. After ddp_spawn this process knows only the best
+    path (the fit ran in worker processes); the rest is read back from the checkpoint files.
+    """
+    callback: ModelCheckpoint | None = trainer.checkpoint_callback  # type: ignore[assignment]
+    history = list(model.history)
+    if callback is None:
+        return FitOutcome("", "", None, history)
+    best_path, last_path = callback.best_model_path, callback.last_model_path
+    score = callback.best_model_score
+    if not last_path and callback.dirpath:
+        saved = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+        last_path = str(saved) if saved.is_file() else ""
+    if score is None and best_path:
+        states = _load_checkpoint(best_path).get("callbacks", {})
+        scores = [s.get("best_model_score") for k, s in states.items() if "ModelCheckpoint" in k]
+        score = next((value for value in scores if value is not None), None)
+    if not history and last_path:
+        history = list(_load_checkpoint(last_path).get("epoch_history", []))
+    return FitOutcome(best_path, last_path, float(score) if score is not None else None, history)
+
+
+def _load_checkpoint(path: str) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@torch.inference_mode()
+def _test_probabilities(model: DigitClassifier, datamodule: MNISTDataModule) -> torch.Tensor:
+    """Probabilities for the whole test set, in order, computed by this process alone.
+
+    (``trainer.predict`` under DDP would give each process a strided share of the set.)
+    """
+    if datamodule.test_set is None:  # with ddp_spawn, only the worker processes set it up
+        datamodule.setup("test")
+    assert datamodule.test_set is not None
+    model.eval()
+    chunks = datamodule.test_set.images.split(datamodule.eval_batch_size)
+    return torch.cat([model(chunk.to(model.device)).softmax(dim=1).cpu() for chunk in chunks])

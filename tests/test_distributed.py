@@ -1,0 +1,72 @@
+"""trainer=ddp for real: two CPU processes (gloo) train one model and write one MLflow run."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from digit_recognizer.data import MNISTDataModule
+from digit_recognizer.inference import load_classifier
+from tests.helpers import fast_overrides, run_script, runs_of, store_client
+
+DDP = [
+    "trainer=ddp",
+    "trainer.accelerator=cpu",
+    "trainer.devices=2",
+    # fp32 so that the single-process re-evaluation below computes exactly what the ranks did.
+    "trainer.precision=32-true",
+    "+trainer.limit_train_batches=3",
+]
+
+
+def accuracy(checkpoint: Path, images: torch.Tensor, labels: torch.Tensor) -> float:
+    predicted = load_classifier(checkpoint).predict(images).argmax(dim=1)
+    return (predicted == labels).float().mean().item()
+
+
+def test_two_process_ddp_training_writes_one_synchronised_run(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    result = run_script(
+        "train.py", [*fast_overrides(tmp_path, tiny_mnist, in_process=False), *DDP], tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    (run,) = runs_of(tmp_path)  # rank 1 logged nothing of its own
+    assert run.info.status == "FINISHED"
+    (run_dir,) = (tmp_path / "logs" / "runs").iterdir()  # rank 1 wrote into rank 0's folder
+    checkpoints = sorted(path.name for path in (run_dir / "checkpoints").iterdir())
+    assert len(checkpoints) == 2 and checkpoints[1] == "last.ckpt", checkpoints
+    best = run_dir / "checkpoints" / checkpoints[0]
+
+    data = MNISTDataModule(root=str(tiny_mnist), val_size=100, verify_md5=False)
+    data.setup()
+    assert data.val_set is not None and data.test_set is not None
+    metrics = run.data.metrics
+    for split, key in ((data.val_set, "val/acc"), (data.test_set, "test/acc")):
+        whole = accuracy(best, split.images, split.labels)
+        assert metrics[key] == pytest.approx(whole, abs=1e-6), key
+        # Each rank saw every other image; a rank's own score would differ from the whole.
+        shares = {accuracy(best, split.images[r::2], split.labels[r::2]) for r in (0, 1)}
+        assert shares != {whole}, "the model is too good for this check to tell shares apart"
+    assert metrics["perf/train_images_per_sec"] > 0
+
+
+def test_multirun_refuses_ddp_with_a_hint_and_runs_ddp_spawn(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    args = ["-m", *fast_overrides(tmp_path, tiny_mnist, in_process=False), *DDP]
+    refused = run_script("train.py", [*args, "seed=1,2"], tmp_path)
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr and "ddp_spawn" in refused.stderr
+    assert runs_of(tmp_path) == []
+
+    # The hint works: the fit runs in spawned workers, the job's own process records the run.
+    spawned = run_script("train.py", [*args, "trainer.strategy=ddp_spawn"], tmp_path)
+    assert spawned.returncode == 0, spawned.stderr[-3000:]
+    (run,) = runs_of(tmp_path)
+    assert run.info.status == "FINISHED"
+    assert {"val/acc_best", "test/acc"} <= set(run.data.metrics)
+    client = store_client(tmp_path)
+    saved = {a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")}
+    assert saved == {"checkpoints/best.ckpt", "checkpoints/last.ckpt"}
