@@ -18,7 +18,14 @@ from digit_recognizer.inference import load_classifier
 from digit_recognizer.mlflow_model import log_checkpoint_as_model
 from digit_recognizer.preprocess import to_mnist_array
 from digit_recognizer.training import train
-from tests.helpers import compose_train, fast_overrides, free_port, synthetic_digits
+from tests.helpers import (
+    compose_train,
+    fast_overrides,
+    free_port,
+    run_script,
+    runs_of,
+    synthetic_digits,
+)
 from tests.test_web import digit_png
 
 
@@ -143,3 +150,38 @@ def wait_for_ping(url: str, process: subprocess.Popen, log: Path, timeout: float
         assert process.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, f"{url} did not come up in {timeout} s"
         time.sleep(0.3)
+
+
+def test_register_script_registers_the_best_run_then_a_chosen_one(trained_store: Path) -> None:
+    client = MlflowClient(f"sqlite:///{trained_store}/mlruns/mlflow.db")
+    runs = {run.info.run_name: run.info.run_id for run in runs_of(trained_store)}
+
+    first = run_script("register.py", ["name=digits-reg"], trained_store)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Registered digits-reg version 1 from run good" in first.stdout
+    assert "models:/digits-reg/1" in first.stdout
+
+    second = run_script("register.py", ["name=digits-reg", f"run_id={runs['poor']}"], trained_store)
+    assert second.returncode == 0, second.stderr[-3000:]
+    versions = {int(v.version): v.run_id for v in client.search_model_versions("name='digits-reg'")}
+    assert versions == {1: runs["good"], 2: runs["poor"]}
+
+
+def test_register_script_logs_a_model_for_a_run_without_one(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    train(compose_train([*fast_overrides(tmp_path, tiny_mnist), "log_model=false"]))
+    data = [f"data.root={tiny_mnist}", "data.verify_md5=false"]
+    result = run_script("register.py", data, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    (version,) = MlflowClient(uri).search_model_versions("name='digit-recognizer'")
+    mlflow.set_tracking_uri(uri)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/digit-recognizer/{version.version}")
+    assert pyfunc.predict(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
+
+
+def test_register_script_without_runs_is_one_line(tmp_path: Path) -> None:
+    result = run_script("register.py", [], tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "make train" in result.stderr

@@ -8,6 +8,7 @@ Input: float32 pixels in [0, 1], shape (N, 1, 28, 28), a white digit on black as
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,3 +95,28 @@ def _pinned(package: str) -> str:
 
     # A local build tag (2.14.1+cu130) names a wheel that no package index serves.
     return f"{package}=={version(package).split('+')[0]}"
+
+
+def register_run_model(
+    tracking_uri: str,
+    run_id: str,
+    checkpoint: str | Path,
+    name: str,
+    examples: Callable[[], torch.Tensor],
+) -> str:
+    """Register run ``run_id``'s MLflow model under ``name``; returns the new version number.
+
+    A run trained with ``log_model=false`` gets its model logged from ``checkpoint`` first
+    (``examples`` supplies the input example; it is called only then).
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    outputs = client.get_run(run_id).outputs
+    logged = [output.model_id for output in (outputs.model_outputs if outputs else [])]
+    if not logged:
+        info = log_checkpoint_as_model(tracking_uri, run_id, checkpoint, examples(), name)
+        return str(info.registered_model_version)
+    mlflow.set_tracking_uri(tracking_uri)  # register_model looks the logged model up there
+    version = mlflow.register_model(f"models:/{logged[-1]}", name, await_registration_for=60)
+    return str(version.version)

@@ -80,7 +80,7 @@ class DigitClassifier(L.LightningModule):
         # about 15% of a SeedCNN step on a 2-core CPU.
         correct = (logits.argmax(dim=1) == labels).sum().float()
         seen = loss.new_tensor(float(len(labels)))
-        self._train_totals += torch.stack([loss.detach().float() * seen, correct, seen])
+        self._train_totals.add_(torch.stack([loss.detach().float() * seen, correct, seen]))
         return loss
 
     def on_train_epoch_end(self) -> None:
