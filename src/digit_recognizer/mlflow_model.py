@@ -47,8 +47,9 @@ def log_checkpoint_as_model(
 ) -> "ModelInfo":
     """Log ``checkpoint`` as the MLflow model of run ``run_id``; register it when a name is given.
 
-    ``examples``: at least two uint8 digits, (N, 28, 28) or (N, 1, 28, 28), stored as the input example. Two or more
-    let ``torch.export`` keep the batch dimension dynamic (a batch of one would freeze it at 1).
+    ``examples``: at least two uint8 digits, (N, 28, 28) or (N, 1, 28, 28), kept as the input
+    example. Two or more let ``torch.export`` keep the batch dimension dynamic (a batch of one
+    would freeze it at 1).
     """
     import mlflow
     import mlflow.pytorch
