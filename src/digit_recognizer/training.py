@@ -123,8 +123,8 @@ def _check_launch(trainer: L.Trainer) -> None:
     if spawns_script and multirun:
         raise UserError(
             "trainer.strategy=ddp re-runs the script for each extra process, which a Hydra "
-            "multirun cannot do; sweep with trainer.strategy=ddp_spawn, or start each job "
-            "with torchrun."
+            "multirun cannot do; start each job with torchrun (see the README), or sweep "
+            "with trainer.devices=1."
         )
 
 
