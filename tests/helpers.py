@@ -123,3 +123,12 @@ def runs_of(workdir: Path) -> list[Run]:
     client = store_client(workdir)
     experiment = client.get_experiment_by_name("mnist")
     return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def fresh_mlflow_run(folder: Path) -> tuple[str, str]:
+    """A new embedded store in ``folder`` with one run; returns its tracking URI and run id."""
+    uri = f"sqlite:///{folder}/mlruns/mlflow.db"
+    (folder / "mlruns").mkdir()
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("mnist", (folder / "artifacts").as_uri())
+    return uri, client.create_run(experiment).info.run_id

@@ -22,6 +22,7 @@ from tests.helpers import (
     compose_train,
     fast_overrides,
     free_port,
+    fresh_mlflow_run,
     run_script,
     runs_of,
     synthetic_digits,
@@ -29,18 +30,10 @@ from tests.helpers import (
 from tests.test_web import digit_png
 
 
-def fresh_run(tmp_path: Path) -> tuple[str, str]:
-    uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
-    (tmp_path / "mlruns").mkdir()
-    client = MlflowClient(uri)
-    experiment = client.create_experiment("mnist", (tmp_path / "artifacts").as_uri())
-    return uri, client.create_run(experiment).info.run_id
-
-
 def test_logged_model_loads_as_pyfunc_and_matches_our_inference(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    uri, run_id = fresh_run(tmp_path)
+    uri, run_id = fresh_mlflow_run(tmp_path)
     examples, _ = synthetic_digits(2, seed=3)
     info = log_checkpoint_as_model(uri, run_id, tiny_checkpoint, examples)
 
@@ -62,7 +55,7 @@ def test_logged_model_loads_as_pyfunc_and_matches_our_inference(
 
 
 def test_an_input_example_of_one_image_is_refused(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    uri, run_id = fresh_run(tmp_path)
+    uri, run_id = fresh_mlflow_run(tmp_path)
     with pytest.raises(ValueError, match="at least two"):
         log_checkpoint_as_model(uri, run_id, tiny_checkpoint, synthetic_digits(1, seed=0)[0])
 

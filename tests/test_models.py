@@ -3,14 +3,16 @@
 from pathlib import Path
 
 import lightning as L
+import mlflow
 import pytest
 import torch
 
 from digit_recognizer.data import MNISTDataModule, random_affine
 from digit_recognizer.inference import load_classifier
+from digit_recognizer.mlflow_model import log_checkpoint_as_model
 from digit_recognizer.module import DigitClassifier
 from digit_recognizer.training import train
-from tests.helpers import CONFIG_DIR, compose_train, fast_overrides
+from tests.helpers import CONFIG_DIR, compose_train, fast_overrides, fresh_mlflow_run
 
 MODELS = sorted(path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml"))
 
@@ -33,6 +35,12 @@ def test_model_trains_and_round_trips_through_inference(
     with torch.inference_mode():
         expected = lightning_module(images).softmax(dim=1)
     assert torch.allclose(load_classifier(checkpoint).predict(images), expected, atol=1e-5)
+
+    # Every net also exports to the MLflow model (torch.export) that gets served.
+    uri, run_id = fresh_mlflow_run(tmp_path)
+    info = log_checkpoint_as_model(uri, run_id, checkpoint, images[:2])
+    served = mlflow.pyfunc.load_model(info.model_uri).predict((images.float() / 255).numpy())
+    assert torch.allclose(torch.from_numpy(served), expected, atol=1e-5)
 
 
 def test_augmentation_keeps_shape_range_and_moves_pixels() -> None:
