@@ -178,3 +178,22 @@ def test_register_script_without_runs_is_one_line(tmp_path: Path) -> None:
     result = run_script("register.py", [], tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "make train" in result.stderr
+
+
+@pytest.mark.parametrize("register", [False, True])
+def test_a_model_logging_failure_keeps_the_trained_run(
+    tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, register: bool
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("registry unavailable")
+
+    monkeypatch.setattr("digit_recognizer.run_record.log_checkpoint_as_model", broken)
+    cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), f"register_model={register}"])
+    if register:  # asked for explicitly: the command fails, naming the run to retry
+        with pytest.raises(UserError, match="finished, but registering its model failed"):
+            train(cfg)
+    else:  # the default model log is a bonus: the command succeeds
+        assert train(cfg) is not None
+    (run,) = runs_of(tmp_path)
+    assert run.info.status == "FINISHED" and "test/acc" in run.data.metrics
+    assert "registry unavailable" in run.data.tags["mlflow_model_error"]

@@ -32,6 +32,7 @@ class RunRecorder:
         self.tracking_uri = tracking_uri
         self.log_model = log_model
         self.registered_name = registered_name
+        self.model_error: str | None = None
 
     def start(self, cfg: DictConfig, checkpoint_dir: Path, resumed: bool) -> None:
         config = OmegaConf.to_container(cfg, resolve=True)
@@ -69,11 +70,20 @@ class RunRecorder:
         self._log_checkpoint(best_path, "best.ckpt")
         self._log_checkpoint(last_path, "last.ckpt")
         if self.log_model and best_path:
-            examples = images[:2]  # two real test digits: the model's input example
-            log_checkpoint_as_model(
-                self.tracking_uri, self.run_id, best_path, examples, self.registered_name
-            )
+            self._log_model(best_path, images[:2])  # two real test digits: the input example
         self.client.set_terminated(self.run_id, "FINISHED")
+
+    def _log_model(self, checkpoint: str, examples: torch.Tensor) -> None:
+        """Log (and maybe register) the MLflow model. A failure here leaves the trained run
+        complete: it is tagged and kept in ``model_error`` for the caller to report."""
+        try:
+            log_checkpoint_as_model(
+                self.tracking_uri, self.run_id, checkpoint, examples, self.registered_name
+            )
+        except Exception as err:
+            self.model_error = f"{type(err).__name__}: {err}".splitlines()[0]
+            log.error("Could not log the MLflow model of run %s: %s", self.run_id, err)
+            self.client.set_tag(self.run_id, "mlflow_model_error", self.model_error[:500])
 
     def fail(self, status: str, checkpoint_dir: Path, history: list[dict[str, float]]) -> None:
         """Keep what the run learned so far and end it as KILLED or FAILED; never raises."""

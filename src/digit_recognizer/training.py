@@ -74,6 +74,12 @@ def train(cfg: DictConfig) -> float | None:
                 exit_code=143 if by_sigterm else 130,
             ) from error
         raise
+    if run is not None and run.model_error and run.registered_name:
+        # Asked for explicitly, so a failure fails the command; the run itself is complete.
+        raise UserError(
+            f"Run {run.run_id} finished, but registering its model failed ({run.model_error}); "
+            f"retry with `python scripts/register.py run_id={run.run_id}`."
+        )
     return best_val_acc
 
 
