@@ -32,8 +32,7 @@ def train(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the best validation accuracy (the sweep objective)."""
     _print_lightning_logs_once()
     resume_ckpt, resume_run_id = _resume_point(cfg)
-    if cfg.get("register_model") and not cfg.get("logger"):
-        raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
+    log_model, registered_name = _model_logging(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: MNISTDataModule = build(cfg.data, "data")
@@ -49,7 +48,7 @@ def train(cfg: DictConfig) -> float | None:
     _check_launch(trainer)
     # Under DDP every process runs this function; only global rank 0 writes the MLflow run.
     run = (
-        RunRecorder(logger, cfg.logger.tracking_uri, *_model_logging(cfg))
+        RunRecorder(logger, cfg.logger.tracking_uri, log_model, registered_name)
         if isinstance(logger, MLFlowLogger) and rank_zero_only.rank == 0
         else None
     )
@@ -138,6 +137,8 @@ def _model_logging(cfg: DictConfig) -> tuple[bool, str | None]:
     """Whether to log the best checkpoint as an MLflow model, and the registry name to use."""
     if not cfg.get("register_model"):
         return bool(cfg.get("log_model")), None
+    if not cfg.get("logger"):
+        raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
     name = cfg.get("registered_model_name")
     if not name or not str(name).strip():
         raise UserError("register_model=true needs a registered_model_name.")
