@@ -58,3 +58,16 @@ def test_multirun_refuses_ddp_with_a_hint(tiny_mnist: Path, tmp_path: Path) -> N
     assert refused.returncode == 2
     assert "Traceback" not in refused.stderr and "torchrun" in refused.stderr
     assert runs_of(tmp_path) == []
+
+
+def test_sync_batchnorm_on_cpu_is_refused_before_training(tiny_mnist: Path, tmp_path: Path) -> None:
+    args = [
+        *fast_overrides(tmp_path, tiny_mnist, in_process=False),
+        *DDP,
+        "model=bn_cnn",
+        "trainer.sync_batchnorm=true",
+    ]
+    result = run_script("train.py", args, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "sync_batchnorm" in result.stderr
+    assert runs_of(tmp_path) == []

@@ -45,7 +45,7 @@ def train(cfg: DictConfig) -> float | None:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks += [ThroughputMonitor(), CheckpointOnInterrupt(checkpoint_dir)]
     trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger or False)
-    _check_launch(trainer)
+    _check_distributed(cfg, trainer)
     # Under DDP every process runs this function; only global rank 0 writes the MLflow run.
     run = (
         RunRecorder(logger, cfg.logger.tracking_uri, log_model, registered_name)
@@ -114,9 +114,15 @@ def _check_optimizer(model: DigitClassifier) -> None:
         raise UserError(f"model.optimizer has a bad value: {err}") from err
 
 
-def _check_launch(trainer: L.Trainer) -> None:
-    """Refuse what Lightning's DDP script launcher cannot do: re-run a Hydra multirun job."""
+def _check_distributed(cfg: DictConfig, trainer: L.Trainer) -> None:
+    """Refuse, before any run starts, distributed set-ups that would fail halfway: a Hydra
+    multirun under DDP's script launcher, and synchronised batch norm on CPUs."""
     strategy = trainer.strategy
+    if cfg.trainer.get("sync_batchnorm") and strategy.root_device.type == "cpu":
+        raise UserError(
+            "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm does not run on "
+            "CPUs); drop it for CPU training."
+        )
     launcher = getattr(strategy, "launcher", None)
     environment = getattr(strategy, "cluster_environment", None)
     spawns_script = (
