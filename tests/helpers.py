@@ -99,12 +99,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    """Poll ``url``/health until it answers 200; fail with the server's log if it dies or stalls."""
+def wait_until_healthy(
+    url: str, process: subprocess.Popen, log: Path, timeout: float = 90, path: str = "/health"
+) -> None:
+    """Poll ``url + path`` until it answers 200; fail with the server's log if it dies or stalls."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -125,10 +127,16 @@ def runs_of(workdir: Path) -> list[Run]:
     return client.search_runs([experiment.experiment_id]) if experiment else []
 
 
+def finished_runs(workdir: Path, count: int) -> list[Run]:
+    """``workdir``'s runs, after checking there are ``count`` of them and all FINISHED."""
+    runs = runs_of(workdir)
+    assert len(runs) == count and {run.info.status for run in runs} == {"FINISHED"}, runs
+    return runs
+
+
 def fresh_mlflow_run(folder: Path) -> tuple[str, str]:
     """A new embedded store in ``folder`` with one run; returns its tracking URI and run id."""
-    uri = f"sqlite:///{folder}/mlruns/mlflow.db"
     (folder / "mlruns").mkdir()
-    client = MlflowClient(uri)
+    client = store_client(folder)
     experiment = client.create_experiment("mnist", (folder / "artifacts").as_uri())
-    return uri, client.create_run(experiment).info.run_id
+    return client.tracking_uri, client.create_run(experiment).info.run_id

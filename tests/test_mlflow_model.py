@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,7 +24,9 @@ from tests.helpers import (
     fresh_mlflow_run,
     run_script,
     runs_of,
+    store_client,
     synthetic_digits,
+    wait_until_healthy,
 )
 from tests.test_web import digit_png
 
@@ -62,7 +63,7 @@ def test_an_input_example_of_one_image_is_refused(tiny_checkpoint: Path, tmp_pat
 
 def test_training_can_skip_the_model(tiny_mnist: Path, tmp_path: Path) -> None:
     train(compose_train([*fast_overrides(tmp_path, tiny_mnist), "log_model=false"]))
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    client = store_client(tmp_path)
     experiment = client.get_experiment_by_name("mnist")
     assert client.search_logged_models([experiment.experiment_id]) == []
 
@@ -112,7 +113,7 @@ def test_registered_model_is_served_by_mlflow_models_serve(
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for_ping(url, server, log_path)
+        wait_until_healthy(url, server, log_path, timeout=120, path="/ping")
         # A PNG upload through our preprocessing, then eight digits of the tiny test split.
         upload = torch.from_numpy(to_mnist_array(digit_png()))[None]
         digits, labels = synthetic_digits(8, seed=1)
@@ -132,21 +133,8 @@ def test_registered_model_is_served_by_mlflow_models_serve(
         server.wait(timeout=30)
 
 
-def wait_for_ping(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, f"{url} did not come up in {timeout} s"
-        time.sleep(0.3)
-
-
 def test_register_script_registers_the_best_run_then_a_chosen_one(trained_store: Path) -> None:
-    client = MlflowClient(f"sqlite:///{trained_store}/mlruns/mlflow.db")
+    client = store_client(trained_store)
     runs = {run.info.run_name: run.info.run_id for run in runs_of(trained_store)}
 
     first = run_script("register.py", ["name=digits-reg"], trained_store)
@@ -167,9 +155,9 @@ def test_register_script_logs_a_model_for_a_run_without_one(
     data = [f"data.root={tiny_mnist}", "data.verify_md5=false"]
     result = run_script("register.py", data, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
-    (version,) = MlflowClient(uri).search_model_versions("name='digit-recognizer'")
-    mlflow.set_tracking_uri(uri)
+    client = store_client(tmp_path)
+    (version,) = client.search_model_versions("name='digit-recognizer'")
+    mlflow.set_tracking_uri(client.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/digit-recognizer/{version.version}")
     assert pyfunc.predict(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
 

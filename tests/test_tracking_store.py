@@ -10,9 +10,9 @@ from mlflow.tracking import MlflowClient
 from tests.helpers import (
     ROOT,
     fast_overrides,
+    finished_runs,
     free_port,
     run_script,
-    runs_of,
     store_client,
     wait_until_healthy,
 )
@@ -35,8 +35,7 @@ def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_pat
     for process in processes:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr[-3000:]
-    runs = runs_of(tmp_path)
-    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    runs = finished_runs(tmp_path, 2)
     client = store_client(tmp_path)
     for run in runs:
         assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 3
@@ -54,8 +53,7 @@ def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Pa
     ]
     result = run_script("train.py", args, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = runs_of(tmp_path)
-    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    runs = finished_runs(tmp_path, 2)
     assert len({run.data.tags["sweep"] for run in runs}) == 1
     first, second = sorted(runs, key=lambda run: run.info.start_time)
     assert second.info.start_time < first.info.end_time  # the two jobs overlapped in time
@@ -74,8 +72,7 @@ def test_submitit_launcher_runs_sweep_jobs_as_separate_processes(
     ]
     result = run_script("train.py", args, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = runs_of(tmp_path)
-    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    runs = finished_runs(tmp_path, 2)
     assert {run.data.tags["seed"] for run in runs} == {"1", "2"}
     (sweep,) = (tmp_path / "logs" / "multiruns").iterdir()
     assert list((sweep / ".submitit").iterdir())  # submitit's own job folders

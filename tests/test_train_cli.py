@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from tests.helpers import ROOT, fast_overrides, run_script, runs_of
+from tests.helpers import ROOT, fast_overrides, finished_runs, run_script, runs_of
 
 
 def test_missing_data_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -29,9 +29,7 @@ def test_multirun_gives_one_grouped_run_per_job(tiny_mnist: Path, tmp_path: Path
     args = ["-m", *fast_overrides(tmp_path, tiny_mnist, in_process=False)]
     result = run_script("train.py", [*args, "model.optimizer.lr=1e-3,3e-3"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = runs_of(tmp_path)
-    assert len(runs) == 2
-    assert {run.info.status for run in runs} == {"FINISHED"}
+    runs = finished_runs(tmp_path, 2)
     assert {run.data.params["model.optimizer.lr"] for run in runs} == {"0.001", "0.003"}
     assert len({run.data.tags["sweep"] for run in runs}) == 1
     checkpoint_dirs = {run.data.tags["checkpoint_dir"] for run in runs}
@@ -97,8 +95,7 @@ def test_two_trial_optuna_sweep_gives_two_grouped_runs(tiny_mnist: Path, tmp_pat
     ]
     result = run_script("train.py", args, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = runs_of(tmp_path)
-    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    runs = finished_runs(tmp_path, 2)
     assert len({run.data.tags["sweep"] for run in runs}) == 1
     assert all("val/acc_best" in run.data.metrics for run in runs)
     assert (next(tmp_path.glob("logs/multiruns/*/optimization_results.yaml"))).is_file()
