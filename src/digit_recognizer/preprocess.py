@@ -30,10 +30,9 @@ class ImageRejected(UserError):
 def load_image(source: str | Path | bytes) -> Image.Image:
     """Open an image file (or bytes) safely: size checked before decoding, first frame only."""
     name = "upload" if isinstance(source, bytes) else str(source)
-    if isinstance(source, bytes) and not source:
-        raise ImageRejected(f"{name}: empty file")
     try:
-        if not isinstance(source, bytes) and Path(source).stat().st_size == 0:
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        if size == 0:
             raise ImageRejected(f"{name}: empty file")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -101,8 +100,9 @@ def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     centers = (np.arange(bins) + 0.5) / bins
     below = np.cumsum(weights)
     above = weights.sum() - below
-    mean_below = np.cumsum(weights * centers) / np.maximum(below, 1)
-    mean_above = ((weights * centers).sum() - np.cumsum(weights * centers)) / np.maximum(above, 1)
+    ink_below = np.cumsum(weights * centers)
+    mean_below = ink_below / np.maximum(below, 1)
+    mean_above = (ink_below[-1] - ink_below) / np.maximum(above, 1)
     between = below * above * (mean_below - mean_above) ** 2
     return float((np.argmax(between) + 1) / bins)
 

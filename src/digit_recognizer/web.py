@@ -52,7 +52,7 @@ def create_app(classifier: Classifier, max_upload_bytes: int = MAX_UPLOAD_BYTES)
         """Send an image as multipart form field ``file``, or JSON ``{"image": "data:image/png;base64,..."}``."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_upload_bytes + 64 * 1024:
-            raise HTTPException(413, f"upload over {max_upload_bytes // (1024 * 1024)} MB")
+            raise _too_large(max_upload_bytes)
         data = await _read_image_bytes(request, max_upload_bytes)
         try:
             digit = to_mnist_array(data)
@@ -90,8 +90,12 @@ async def _read_image_bytes(request: Request, limit: int) -> bytes:
             415, "send multipart/form-data (field 'file') or JSON {'image': data URL}"
         )
     if len(data) > limit:
-        raise HTTPException(413, f"upload over {limit // (1024 * 1024)} MB")
+        raise _too_large(limit)
     return data
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"upload over {limit // (1024 * 1024)} MB")
 
 
 def _decode_data_url(value: object) -> bytes:
