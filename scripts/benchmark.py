@@ -18,7 +18,9 @@ from pathlib import Path
 
 from _entry import PROJECT_ROOT
 
-from digit_recognizer.benchmark import (
+# The measuring tools live beside scripts/, outside the installed package.
+sys.path.insert(0, str(PROJECT_ROOT))
+from benchmarks.speed import (
     CONTENDERS,
     Settings,
     TrainResult,
@@ -30,6 +32,7 @@ from digit_recognizer.benchmark import (
     time_inference,
 )
 from digit_recognizer.data import find_raw_dir
+from digit_recognizer.hardware import cpu_runs_bf16
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,7 +42,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=5, help="epochs per training run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of all runs")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--fp32", action="store_true", help="no channels_last, no bf16")
+    parser.add_argument(
+        "--fp32", action="store_true", help="no channels_last, no bf16 (bf16 only where native)"
+    )
     parser.add_argument("--no-keras", action="store_true", help="skip Keras even if installed")
     parser.add_argument("--tiny", action="store_true", help="a few batches: proves it runs")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "benchmarks.md"))
@@ -66,7 +71,7 @@ def main() -> None:
             epochs=1 if args.tiny else args.epochs,
             batch_size=args.batch_size,
             channels_last=not args.fp32,
-            bf16=not args.fp32,
+            bf16=not args.fp32 and cpu_runs_bf16(),  # as trainer.precision=auto decides
             limit_batches=5 if args.tiny else None,
             verify_md5=not args.tiny,
             val_size=100 if args.tiny else 5000,

@@ -14,12 +14,17 @@ def main(cfg: DictConfig) -> None:
     from digit_recognizer.comparison import COLUMNS, top_runs
 
     rows = top_runs(
-        cfg.logger.tracking_uri, cfg.logger.experiment_name, cfg.sort, cfg.top, cfg.filter
+        cfg.logger.tracking_uri,
+        cfg.logger.experiment_name,
+        cfg.sort,
+        cfg.top,
+        cfg.filter,
+        cfg.status,
     )
     table = Table(title=f"Top {len(rows)} runs of {cfg.logger.experiment_name!r} by {cfg.sort}")
     for column in COLUMNS:
         table.add_column(
-            column, justify="left" if column in ("run", "model", "status") else "right"
+            column, justify="left" if column in ("run", "model", "sweep", "status") else "right"
         )
     for row in rows:
         table.add_row(*(_cell(column, row[column]) for column in COLUMNS))

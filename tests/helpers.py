@@ -1,18 +1,27 @@
 """Test helpers: tiny IDX files, config composition, subprocess runs of the scripts."""
 
+import io
 import os
+import shutil
 import socket
+import sqlite3
+import struct
 import subprocess
 import sys
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "conf")
@@ -92,6 +101,34 @@ def run_script(script: str, args: list[str], workdir: Path, timeout: float = 300
     )
 
 
+def start_script(script: str, args: list[str], workdir: Path, **env: str) -> subprocess.Popen:
+    """Start ``scripts/<script>`` in the background, as ``run_script`` would run it."""
+    environment = {**os.environ, "PROJECT_ROOT": str(workdir), "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / script), *args],
+        cwd=workdir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], Any], process: subprocess.Popen, timeout: float) -> None:
+    """Poll ``condition`` until it holds; fail with the process's stderr if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"not reached in {timeout} s"
+        time.sleep(0.05)
+
+
+def one_error_line(stderr: str) -> str:
+    """The single ``error:`` line a refused command prints (fails if there is not exactly one)."""
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error:")]
+    return line
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
@@ -115,9 +152,29 @@ def wait_until_healthy(
         time.sleep(0.3)
 
 
+def store_uri(workdir: Path) -> str:
+    """The tracking URI of a project folder's embedded MLflow store."""
+    return f"sqlite:///{workdir}/mlruns/mlflow.db"
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """A private copy of a project folder's MLflow store (database and artifacts), for a test
+    that writes to it; the session's shared store stays as it was."""
+    shutil.copytree(source / "mlruns", target / "mlruns")
+    old, new = (source / "mlruns").as_uri(), (target / "mlruns").as_uri()
+    with sqlite3.connect(target / "mlruns" / "mlflow.db") as db:
+        for table, column in (
+            ("runs", "artifact_uri"),
+            ("experiments", "artifact_location"),
+            ("logged_models", "artifact_location"),
+        ):
+            db.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (old, new))
+    return target
+
+
 def store_client(workdir: Path) -> MlflowClient:
     """A client of the embedded MLflow store of a project folder."""
-    return MlflowClient(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    return MlflowClient(store_uri(workdir))
 
 
 def runs_of(workdir: Path) -> list[Run]:
@@ -140,3 +197,25 @@ def fresh_mlflow_run(folder: Path) -> tuple[str, str]:
     client = store_client(folder)
     experiment = client.create_experiment("mnist", (folder / "artifacts").as_uri())
     return client.tracking_uri, client.create_run(experiment).info.run_id
+
+
+def digit_png(size: int = 140) -> bytes:
+    digit = synthetic_digits(1, seed=5)[0][0].numpy()
+    inked = 255 - np.where(digit > 100, digit, 0).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(inked).resize((size, size)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_bomb(side: int = 60_000) -> bytes:
+    """A tiny PNG whose header declares side x side greyscale pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (side + 1) * 16, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.module import DigitClassifier
-from digit_recognizer.training import build
+from digit_recognizer.training import build, build_trainer
 from tests.helpers import CONFIG_DIR, compose_train, fast_overrides
 
 
@@ -31,7 +31,7 @@ def test_trainer_configs_build(trainer: str, tmp_path: Path) -> None:
     if trainer == "gpu":
         pytest.skip("needs a GPU")
     cfg = compose_train([*fast_overrides(tmp_path, tmp_path), f"trainer={trainer}"])
-    assert isinstance(build(cfg.trainer, "trainer", logger=False), L.Trainer)
+    assert isinstance(build_trainer(cfg.trainer, logger=False), L.Trainer)
 
 
 @pytest.mark.parametrize("callbacks", options("callbacks"))

@@ -59,7 +59,7 @@ def test_weights_that_do_not_fit_the_net_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "mismatch.ckpt"
     weights = {f"net.{k}": torch.zeros(1) for k in SeedCNN().state_dict()}
     torch.save({"state_dict": weights, "hyper_parameters": {"net": {"name": "SeedCNN"}}}, path)
-    with pytest.raises(ModelUnavailable, match="does not match"):
+    with pytest.raises(ModelUnavailable, match="do not belong together"):
         load_classifier(path)
 
 

@@ -19,6 +19,8 @@ from digit_recognizer.preprocess import to_mnist_array
 from digit_recognizer.training import train
 from tests.helpers import (
     compose_train,
+    copy_store,
+    digit_png,
     fast_overrides,
     free_port,
     fresh_mlflow_run,
@@ -28,7 +30,6 @@ from tests.helpers import (
     synthetic_digits,
     wait_until_healthy,
 )
-from tests.test_web import digit_png
 
 
 def test_logged_model_loads_as_pyfunc_and_matches_our_inference(
@@ -133,16 +134,19 @@ def test_registered_model_is_served_by_mlflow_models_serve(
         server.wait(timeout=30)
 
 
-def test_register_script_registers_the_best_run_then_a_chosen_one(trained_store: Path) -> None:
-    client = store_client(trained_store)
-    runs = {run.info.run_name: run.info.run_id for run in runs_of(trained_store)}
+def test_register_script_registers_the_best_run_then_a_chosen_one(
+    trained_store: Path, tmp_path: Path
+) -> None:
+    store = copy_store(trained_store, tmp_path)  # registering writes to the store
+    client = store_client(store)
+    runs = {run.info.run_name: run.info.run_id for run in runs_of(store)}
 
-    first = run_script("register.py", ["name=digits-reg"], trained_store)
+    first = run_script("register.py", ["name=digits-reg"], store)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Registered digits-reg version 1 from run good" in first.stdout
     assert "models:/digits-reg/1" in first.stdout
 
-    second = run_script("register.py", ["name=digits-reg", f"run_id={runs['poor']}"], trained_store)
+    second = run_script("register.py", ["name=digits-reg", f"run_id={runs['poor']}"], store)
     assert second.returncode == 0, second.stderr[-3000:]
     versions = {int(v.version): v.run_id for v in client.search_model_versions("name='digits-reg'")}
     assert versions == {1: runs["good"], 2: runs["poor"]}
@@ -175,7 +179,7 @@ def test_a_model_logging_failure_keeps_the_trained_run(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("registry unavailable")
 
-    monkeypatch.setattr("digit_recognizer.run_record.log_checkpoint_as_model", broken)
+    monkeypatch.setattr("digit_recognizer.recording.log_checkpoint_as_model", broken)
     cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), f"register_model={register}"])
     if register:  # asked for explicitly: the command fails, naming the run to retry
         with pytest.raises(UserError, match="finished, but registering its model failed"):

@@ -1,14 +1,13 @@
 """scripts/predict.py end to end: output formats, exit codes, model choice."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import run_script, store_client, synthetic_digits
+from tests.helpers import copy_store, run_script, store_client, synthetic_digits
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_best_run_is_chosen_from_the_store(images: Path, trained_store: Path) ->
     assert "model: run good " in result.stderr
 
 
-def test_run_id_overrides_the_best_run(images: Path, trained_store: Path, tmp_path: Path) -> None:
+def test_run_id_overrides_the_best_run(images: Path, trained_store: Path) -> None:
     client = store_client(trained_store)
     (poor,) = client.search_runs(
         [client.get_experiment_by_name("mnist").experiment_id], "attributes.run_name = 'poor'"
@@ -103,15 +102,17 @@ def test_run_id_overrides_the_best_run(images: Path, trained_store: Path, tmp_pa
     result = run_script("predict.py", args, trained_store)
     assert result.returncode == 0, result.stderr
     assert "model: run poor " in result.stderr
-    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_eval_scores_the_best_run_and_records_it(trained_store: Path, tiny_mnist: Path) -> None:
+def test_eval_scores_the_best_run_and_records_it(
+    trained_store: Path, tiny_mnist: Path, tmp_path: Path
+) -> None:
+    store = copy_store(trained_store, tmp_path)  # eval writes onto the run
     args = [f"data.root={tiny_mnist}", "data.verify_md5=false"]
-    result = run_script("eval.py", args, trained_store)
+    result = run_script("eval.py", args, store)
     assert result.returncode == 0, result.stderr
     assert "test accuracy:" in result.stdout and "digit 9:" in result.stdout
-    client = store_client(trained_store)
+    client = store_client(store)
     (good,) = client.search_runs(
         [client.get_experiment_by_name("mnist").experiment_id], "attributes.run_name = 'good'"
     )

@@ -2,11 +2,9 @@
 
 import io
 import os
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from digit_recognizer.preprocess import ImageRejected, to_mnist_array
+from tests.helpers import png_bomb
 
 
 def stroke_digit(size: tuple[int, int] = (200, 160), box=(60, 30, 110, 140)) -> np.ndarray:
@@ -145,20 +144,6 @@ def test_unreadable_file_is_rejected(tmp_path: Path) -> None:
     path.chmod(0)
     with pytest.raises(ImageRejected, match="permission denied"):
         to_mnist_array(path)
-
-
-def png_bomb(side: int = 60_000) -> bytes:
-    """A tiny PNG whose header declares side x side greyscale pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    rows = zlib.compress(b"\x00" * (side + 1) * 16, 9)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-    )
 
 
 def test_decompression_bomb_is_refused_fast_and_small(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.helpers import (
     ROOT,
+    digit_png,
     fast_overrides,
     finished_runs,
     free_port,
@@ -16,7 +17,6 @@ from tests.helpers import (
     store_client,
     wait_until_healthy,
 )
-from tests.test_web import digit_png
 
 
 def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_path: Path) -> None:

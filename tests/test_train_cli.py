@@ -1,14 +1,26 @@
 """scripts/train.py in subprocesses: user errors, multirun grouping, SIGTERM and resume."""
 
+import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
+import yaml
+from mlflow.tracking import MlflowClient
 
-from tests.helpers import ROOT, fast_overrides, finished_runs, run_script, runs_of
+from tests.helpers import (
+    fast_overrides,
+    finished_runs,
+    make_tiny_mnist,
+    one_error_line,
+    run_script,
+    runs_of,
+    start_script,
+    store_uri,
+    wait_for,
+)
 
 
 def test_missing_data_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -37,25 +49,18 @@ def test_multirun_gives_one_grouped_run_per_job(tiny_mnist: Path, tmp_path: Path
     assert all((Path(folder) / "last.ckpt").is_file() for folder in checkpoint_dirs)
 
 
-def test_sigterm_keeps_last_ckpt_and_resume_continues_the_run(
-    tiny_mnist: Path, tmp_path: Path
+def test_sigterm_then_the_printed_resume_command_finishes_the_run(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    args = [*fast_overrides(tmp_path, tiny_mnist, in_process=False), "trainer.max_epochs=1000"]
-    env = {"PROJECT_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
-        cwd=tmp_path,
-        env={**__import__("os").environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 180
-    while not list(tmp_path.glob("logs/runs/*/checkpoints/last.ckpt")):
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "training never wrote last.ckpt"
-        time.sleep(0.2)
-    time.sleep(1.0)  # a few more epochs, so the stop lands mid-training
+    # Epochs of a few seconds, so that the stop lands inside the second of two.
+    data = make_tiny_mnist(tmp_path_factory.mktemp("slow_mnist"), train=20_000, test=200)
+    args = [
+        *fast_overrides(tmp_path, data, in_process=False),
+        "trainer.max_epochs=2",
+        "data.batch_size=16",
+    ]
+    process = start_script("train.py", args, tmp_path)
+    wait_for(lambda: list(tmp_path.glob("logs/runs/*/checkpoints/last.ckpt")), process, 180)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
 
@@ -63,26 +68,62 @@ def test_sigterm_keeps_last_ckpt_and_resume_continues_the_run(
     assert "Traceback" not in stderr
     (run,) = runs_of(tmp_path)
     assert run.info.status == "KILLED"
-    assert f"resume_run={run.info.run_id}" in stderr
+    printed = re.search(r"`python scripts/train.py (resume_run=\S+)`", stderr)
+    assert printed and printed.group(1) == f"resume_run={run.info.run_id}", stderr[-2000:]
+    recorded = _config_of(run.info.run_id, tmp_path)
     last = Path(run.data.tags["checkpoint_dir"]) / "last.ckpt"
-    saved = torch.load(last, weights_only=True)
-    stopped_at = saved["epoch"]
+    stopped_at = torch.load(last, weights_only=True)["epoch"]
+    assert stopped_at < 2, "the run ended before the signal; make its epochs longer"
 
-    final_epochs = stopped_at + 2
-    resumed = run_script(
-        "train.py",
-        [*args, f"resume_run={run.info.run_id}", f"trainer.max_epochs={final_epochs}"],
-        tmp_path,
-    )
+    # The one-cycle schedule was sized for 2 epochs: a longer run is refused, nothing changes.
+    longer = run_script("train.py", [printed.group(1), "trainer.max_epochs=5"], tmp_path)
+    assert longer.returncode == 2 and "Traceback" not in longer.stderr
+    assert "trainer.max_epochs cannot change" in one_error_line(longer.stderr)
+    assert runs_of(tmp_path)[0].info.status == "KILLED"
+
+    resumed = run_script("train.py", [printed.group(1)], tmp_path)  # as printed, nothing added
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    (run,) = runs_of(tmp_path)  # the same MLflow run, now complete
-    assert run.info.status == "FINISHED"
-    assert "test/acc" in run.data.metrics
-    final = torch.load(last, weights_only=True)
-    assert final["global_step"] > saved["global_step"]
-    history = final["epoch_history"]
-    # Epochs before the stop came from the first process, the rest from the resumed one.
-    assert [int(row["epoch"]) for row in history] == list(range(final_epochs))
+    (run,) = runs_of(tmp_path)
+    assert run.info.status == "FINISHED" and "test/acc" in run.data.metrics
+    history = torch.load(last, weights_only=True)["epoch_history"]
+    assert [int(row["epoch"]) for row in history] == [0, 1]
+    epochs = MlflowClient(store_uri(tmp_path)).get_metric_history(run.info.run_id, "val/acc")
+    assert sorted(metric.step for metric in epochs) == [0, 1]
+    after = _config_of(run.info.run_id, tmp_path)
+    assert {**after, "resume_run": None} == {**recorded, "resume_run": None}
+
+    again = run_script("train.py", [printed.group(1)], tmp_path)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert "already FINISHED" in one_error_line(again.stderr) and "ckpt_path=" in again.stderr
+    assert runs_of(tmp_path)[0].info.status == "FINISHED"
+
+
+def _config_of(run_id: str, workdir: Path) -> dict:
+    folder = workdir / f"config-{time.monotonic_ns()}"
+    local = MlflowClient(store_uri(workdir)).download_artifacts(run_id, "config.yaml", str(folder))
+    return yaml.safe_load(Path(local).read_text())
+
+
+def test_a_killed_training_shows_stale_and_the_next_one_ends_it(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    args = fast_overrides(tmp_path, tiny_mnist, in_process=False)
+    process = start_script("train.py", [*args, "trainer.max_epochs=1000"], tmp_path)
+    wait_for(lambda: list(tmp_path.glob("logs/runs/*/checkpoints/last.ckpt")), process, 180)
+    process.kill()  # SIGKILL: no handler runs, the run stays RUNNING
+    process.communicate(timeout=30)
+    (run,) = runs_of(tmp_path)
+    assert run.info.status == "RUNNING"
+
+    table = run_script("compare.py", [], tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "stale" in next(line for line in table.stdout.splitlines() if run.info.run_name in line)
+
+    assert run_script("train.py", args, tmp_path).returncode == 0
+    runs = {r.info.run_id: r for r in runs_of(tmp_path)}
+    assert runs[run.info.run_id].info.status == "KILLED"
+    assert f"process {process.pid} ended" in runs[run.info.run_id].data.tags["killed_reason"]
+    assert [r.info.status for i, r in runs.items() if i != run.info.run_id] == ["FINISHED"]
 
 
 def test_two_trial_optuna_sweep_gives_two_grouped_runs(tiny_mnist: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """In-process training runs on tiny IDX files: what a run records, and config mistakes."""
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from digit_recognizer.errors import UserError
 from digit_recognizer.tracking import make_run_name
 from digit_recognizer.training import train
-from tests.helpers import compose_train, fast_overrides
+from tests.helpers import compose_train, fast_overrides, runs_of
 
 
 def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
@@ -72,16 +73,42 @@ def test_run_names_stay_unique_when_the_seed_is_fixed() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("model.optimizer.lr=-1", "model.optimizer has a bad value"),
-        ("trainer.max_epochs=-5", "Cannot build trainer"),
-        ("trainer.precision=banana", "Cannot build trainer"),
-        ("data.batch_size=0", "data.batch_size must be a positive integer"),
+        ("model.optimizer.lr=-1", "model.optimizer.lr=-1: Input should be greater than 0"),
+        ("model.optimizer.lr=abc", "model.optimizer.lr='abc'"),
+        ("trainer.max_epochs=-5", "trainer.max_epochs=-5"),
+        ("trainer.max_epochs=abc", "trainer.max_epochs='abc'"),
+        ("trainer.precision=banana", "trainer.precision='banana'"),
+        ("seed=abc", "seed='abc'"),
+        ("data.num_workers=-3", "data.num_workers=-3"),
+        ("data.batch_size=0", "data.batch_size=0"),
+        ("data.augment_scale=nan", "data.augment_scale=nan"),
         ("model.net.name=Nope", "Unknown net 'Nope'"),
+        ("+model.net.width=20000", "SeedCNN takes no argument 'width'"),
+        ("model.scheduler_interval=hourly", "model.scheduler_interval='hourly'"),
     ],
 )
-def test_bad_config_values_are_user_errors(
+def test_bad_config_values_are_refused_before_a_run_exists(
     tiny_mnist: Path, tmp_path: Path, override: str, message: str
 ) -> None:
     cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), override])
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(UserError, match=re.escape(message)):
         train(cfg)
+    assert runs_of(tmp_path) == []
+
+
+def test_run_is_finished_only_after_every_artifact_is_stored(
+    tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statuses: list[tuple[str, set[str]]] = []
+    original = MlflowClient.set_terminated
+
+    def spy(self: MlflowClient, run_id: str, status: str | None = None, *args, **kwargs) -> None:
+        statuses.append((str(status), artifact_paths(self, run_id)))
+        original(self, run_id, status, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "set_terminated", spy)
+    train(compose_train(fast_overrides(tmp_path, tiny_mnist)))
+    # One status change, by the recorder, once the checkpoints and figures are in the store.
+    ((status, stored),) = statuses
+    assert status == "FINISHED"
+    assert {"checkpoints/best.ckpt", "checkpoints/last.ckpt", "plots/mistakes.png"} <= stored

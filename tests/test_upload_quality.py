@@ -16,7 +16,8 @@ SAMPLES = 900
 
 @pytest.fixture(scope="module")
 def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SeedCNN after one epoch on the full 55,000 training images (about 98% accurate)."""
+    """SeedCNN after one epoch on the full 55,000 training images (about 98% accurate), with
+    the batch augmentation: a one-epoch fp32 model without it is erratic on shifted digits."""
     workdir = tmp_path_factory.mktemp("real_model")
     overrides = [
         *fast_overrides(workdir, SHARED_DATA),
@@ -25,6 +26,7 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data.batch_size=64",
         "data.eval_batch_size=1000",
         "logger=none",
+        "data.augment=true",
     ]
     train(compose_train(overrides))
     return workdir / "out" / "checkpoints" / "last.ckpt"
@@ -34,7 +36,7 @@ def test_uploads_score_within_1_5_points_of_raw_digits(real_checkpoint: Path) ->
     classifier = load_classifier(real_checkpoint)
     images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
     scores = score_uploads(classifier, images, labels, SAMPLES)
-    print(scores)
+    print(scores)  # shown with -s
     assert scores["uploads"] >= scores["raw"] - 0.015
     # The seed notebook's resize-only path mostly guesses on the same files.
     assert scores["uploads_naive_resize"] < scores["uploads"] - 0.3

@@ -8,27 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from benchmarks.loadtest import run_load
 from digit_recognizer.inference import load_classifier
-from digit_recognizer.loadtest import run_load
 from digit_recognizer.web import create_app
-from tests.helpers import ROOT, free_port, synthetic_digits, wait_until_healthy
-from tests.test_preprocess import png_bomb
+from tests.helpers import ROOT, digit_png, free_port, png_bomb, wait_until_healthy
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def digit_png(size: int = 140) -> bytes:
-    digit = synthetic_digits(1, seed=5)[0][0].numpy()
-    inked = 255 - np.where(digit > 100, digit, 0).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(inked).resize((size, size)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,12 @@
 from typing import Any
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.tracking import BEST_METRIC
+from digit_recognizer.tracking import BEST_METRIC, is_stale
 
 COLUMNS = (
     "run",
     "model",
+    "sweep",
     "lr",
     "batch",
     "augment",
@@ -19,10 +20,26 @@ COLUMNS = (
 )
 
 
+# Which runs a table shows: the ones that finished or may still be running, or all.
+STATUS_FILTERS = {
+    "active": "attributes.status != 'FAILED' and attributes.status != 'KILLED'",
+    "all": "",
+}
+
+
 def top_runs(
-    tracking_uri: str, experiment: str, sort: str, top: int, filter_string: str = ""
+    tracking_uri: str,
+    experiment: str,
+    sort: str,
+    top: int,
+    filter_string: str = "",
+    status: str = "active",
 ) -> list[dict[str, Any]]:
-    """The ``top`` runs with the highest ``sort`` metric, newest first among equals."""
+    """The ``top`` runs with the highest ``sort`` metric, newest first among equals. A RUNNING
+    run whose process is gone shows as ``stale``; FAILED and KILLED runs only with status=all."""
+    if status not in STATUS_FILTERS:
+        raise UserError(f"status must be one of {', '.join(STATUS_FILTERS)}, not {status!r}.")
+    filter_string = " and ".join(f for f in (filter_string, STATUS_FILTERS[status]) if f)
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -47,6 +64,7 @@ def top_runs(
             {
                 "run": run.info.run_name,
                 "model": tags.get("model", "?"),
+                "sweep": tags.get("sweep"),
                 "lr": params.get("model.optimizer.lr", "?"),
                 "batch": params.get("data.batch_size", "?"),
                 "augment": params.get("data.augment", "False"),
@@ -54,7 +72,7 @@ def top_runs(
                 "test/acc": metrics.get("test/acc"),
                 "epochs": int(metrics["epoch"]) if "epoch" in metrics else None,
                 "minutes": (end - run.info.start_time) / 60000,
-                "status": run.info.status,
+                "status": "stale" if is_stale(run) else run.info.status,
             }
         )
     return rows

@@ -1,5 +1,6 @@
 """Safe checkpoint loading and batched prediction. No Lightning or MLflow: prediction starts fast."""
 
+import math
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -8,20 +9,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from digit_recognizer.errors import ModelUnavailable
-from digit_recognizer.nets import NETS, build_net
-from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, normalize_images
+from digit_recognizer.errors import ModelUnavailable, UserError
+from digit_recognizer.nets import ProbabilityNet, build_net, check_net_spec, state_shapes
+from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES
 
 
 @dataclass
 class Classifier:
-    """A net rebuilt from a checkpoint, with the normalisation it was trained with."""
+    """A trained net rebuilt from a checkpoint, behind its own normalisation and softmax."""
 
-    net: nn.Module
-    mean: float
-    std: float
+    model: ProbabilityNet
     source: str
     run_id: str | None = None
 
@@ -31,11 +29,8 @@ class Classifier:
         batch = torch.as_tensor(images)
         if batch.ndim == 3:
             batch = batch.unsqueeze(1)
-        outputs = [
-            self.net(normalize_images(chunk, self.mean, self.std)).softmax(dim=1)
-            for chunk in batch.split(batch_size)
-        ]
-        return torch.cat(outputs) if outputs else torch.empty(0, 10)
+        outputs = [self.model(chunk) for chunk in batch.split(batch_size)]
+        return torch.cat(outputs) if outputs else torch.empty(0, NUM_CLASSES)
 
 
 def choose_classifier(
@@ -58,7 +53,8 @@ def choose_classifier(
 
 
 def load_classifier(path: str | Path) -> Classifier:
-    """Rebuild the net of a training checkpoint. Loading never runs code (``weights_only=True``)."""
+    """Rebuild the net of a training checkpoint. Loading never runs code (``weights_only=True``),
+    and nothing is built before the net spec, its size and the weights have been checked."""
     path = Path(path)
     if not path.is_file():
         raise ModelUnavailable(f"Checkpoint {path} does not exist.")
@@ -78,36 +74,54 @@ def load_classifier(path: str | Path) -> Classifier:
                 f"Checkpoint {path} holds pickled objects beyond plain data; refusing to load it."
             ) from err
         raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
-    net_spec, state = _net_spec_and_weights(checkpoint, path)
-    net = build_net(**net_spec)
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as err:
-        raise ModelUnavailable(
-            f"Checkpoint {path} does not match its declared net {net_spec['name']}."
-        ) from err
-    net.eval()
-    hyper = checkpoint["hyper_parameters"]
-    return Classifier(
-        net=net,
-        mean=float(hyper.get("input_mean", MNIST_MEAN)),
-        std=float(hyper.get("input_std", MNIST_STD)),
-        source=str(path),
-    )
+    spec, weights, mean, std = _checked_contents(checkpoint, path)
+    model = ProbabilityNet(build_net(**spec), mean, std)
+    model.net.load_state_dict(weights)  # names and shapes were checked above
+    return Classifier(model=model.eval(), source=str(path))
 
 
-def _net_spec_and_weights(checkpoint: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _checked_contents(
+    checkpoint: Any, path: Path
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], float, float]:
+    """Net spec, net weights and normalisation of a checkpoint, each checked; ModelUnavailable
+    (one sentence naming the file) for anything a digit-recognizer checkpoint would not hold."""
     hyper = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    net_spec = hyper.get("net") if isinstance(hyper, dict) else None
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
-    if (
-        not isinstance(net_spec, dict)
-        or net_spec.get("name") not in NETS
-        or not isinstance(state, dict)
-    ):
+    if not isinstance(hyper, dict) or not isinstance(state, dict) or "net" not in hyper:
         raise ModelUnavailable(
             f"Checkpoint {path} is not a digit-recognizer checkpoint (no known net in it)."
         )
-    # The LightningModule keeps the net as ``self.net``: its weights are the ``net.`` entries.
-    weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
-    return dict(net_spec), weights
+    try:
+        spec = check_net_spec(hyper["net"])
+    except UserError as err:
+        raise ModelUnavailable(f"Checkpoint {path} has a bad net spec: {err}") from err
+    weights = _net_weights(state)
+    if not weights or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+        raise ModelUnavailable(f"Checkpoint {path} holds no weights for its net.")
+    expected = state_shapes(spec)
+    found = {key: tuple(value.shape) for key, value in weights.items()}
+    if found != expected:
+        counts = [
+            sum(math.prod(shape) for shape in shapes.values()) for shapes in (found, expected)
+        ]
+        raise ModelUnavailable(
+            f"Checkpoint {path} holds {counts[0]:,} weights where its net spec {spec} has "
+            f"{counts[1]:,} (or they differ in shape); they do not belong together."
+        )
+    if not all(torch.isfinite(value.float()).all() for value in weights.values()):
+        raise ModelUnavailable(f"Checkpoint {path} holds non-finite weights (NaN or inf).")
+    mean, std = hyper.get("input_mean", MNIST_MEAN), hyper.get("input_std", MNIST_STD)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (mean, std)) or std <= 0:
+        raise ModelUnavailable(
+            f"Checkpoint {path} has bad input normalisation (mean {mean!r}, std {std!r})."
+        )
+    return spec, weights, float(mean), float(std)
+
+
+def _net_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """The net's own entries of a LightningModule state dict: ``net.net.*`` (the net inside the
+    module's ProbabilityNet) or, in checkpoints from before ProbabilityNet, ``net.*``."""
+    nested = {k.removeprefix("net.net."): v for k, v in state.items() if k.startswith("net.net.")}
+    if nested:
+        return nested
+    return {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}

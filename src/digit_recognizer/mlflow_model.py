@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import nn
 
 from digit_recognizer.inference import load_classifier
-from digit_recognizer.normalize import IMAGE_SIZE, NUM_CLASSES, normalize_images
+from digit_recognizer.normalize import IMAGE_SIZE, NUM_CLASSES
 
 if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
@@ -25,17 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "model"  # the logged model's name inside its run
-
-
-class ProbabilityNet(nn.Module):
-    """A trained net with its input normalisation in front and a softmax behind."""
-
-    def __init__(self, net: nn.Module, mean: float, std: float) -> None:
-        super().__init__()
-        self.net, self.mean, self.std = net, mean, std
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(normalize_images(images, self.mean, self.std)).softmax(dim=1)
 
 
 def log_checkpoint_as_model(
@@ -58,8 +46,7 @@ def log_checkpoint_as_model(
 
     if len(examples) < 2:
         raise ValueError("The input example needs at least two images (a dynamic batch size).")
-    classifier = load_classifier(checkpoint)
-    model = ProbabilityNet(classifier.net, classifier.mean, classifier.std).eval()
+    model = load_classifier(checkpoint).model  # normalise -> net -> softmax, in eval mode
     example = (examples.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).float() / 255.0).numpy()
     signature = ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 1, IMAGE_SIZE, IMAGE_SIZE))]),

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from digit_recognizer.nets import build_net
-from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES, normalize_images
+from digit_recognizer.nets import ProbabilityNet, build_net
+from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -38,10 +38,8 @@ class DigitClassifier(L.LightningModule):
         super().__init__()
         # Optimizer and scheduler are Hydra partials (code, not data): the resolved config records them.
         self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
-        self.net = build_net(**net)
         # NHWC suits oneDNN's CPU convolutions (and tensor cores): a large speed-up at no accuracy cost.
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.net = self.net.to(memory_format=self.memory_format)
+        self.net = ProbabilityNet(build_net(**net), input_mean, input_std, channels_last)
         self.optimizer_factory = optimizer or partial(torch.optim.Adam, lr=1e-3)
         self.scheduler_factory = scheduler
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -50,11 +48,13 @@ class DigitClassifier(L.LightningModule):
         self._train_totals = torch.zeros(3)  # loss sum, correct, seen
         self.val_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
+        # The test set's probabilities, in order, from the one test pass (for the run's figures).
+        self.test_probabilities: torch.Tensor | None = None
+        self._test_chunks: list[torch.Tensor] = []
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of uint8 (0-255) or [0, 1] float images."""
-        x = normalize_images(images, self.hparams.input_mean, self.hparams.input_std)
-        return self.net(x.contiguous(memory_format=self.memory_format))
+        return self.net.logits(images)
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, labels = batch
@@ -65,7 +65,7 @@ class DigitClassifier(L.LightningModule):
         # sync_dist: the mean over all processes under DDP (nothing to do on one device).
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        return logits
 
     def on_train_epoch_start(self) -> None:
         self._train_totals = torch.zeros(3, device=self.device)
@@ -103,13 +103,33 @@ class DigitClassifier(L.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
+    def on_test_epoch_start(self) -> None:
+        self._test_chunks = []
+
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "test")
+        logits = self._shared_step(batch, "test")
+        self._test_chunks.append(logits.float().softmax(dim=1).cpu())
+
+    def on_test_epoch_end(self) -> None:
+        share = torch.cat(self._test_chunks) if self._test_chunks else torch.empty(0, NUM_CLASSES)
+        self._test_chunks = []
+        world = self.trainer.world_size
+        if world == 1:
+            self.test_probabilities = share
+            return
+        # Under DDP rank r scored images r, r + W, r + 2W, ... (UnrepeatedDistributedSampler):
+        # gather the shares and interleave them back into the test set's order.
+        shares: list[Any] = [None] * world
+        torch.distributed.all_gather_object(shares, share)
+        whole = torch.empty(sum(len(part) for part in shares), NUM_CLASSES)
+        for rank, part in enumerate(shares):
+            whole[rank::world] = part
+        self.test_probabilities = whole
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities, shape (B, 10); the batch may carry labels, which are ignored."""
         images = batch[0] if isinstance(batch, list | tuple) else batch
-        return self(images).softmax(dim=1)
+        return self.net(images)
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())

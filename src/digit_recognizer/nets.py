@@ -1,12 +1,14 @@
 """Plain ``nn.Module`` classifiers for 1x28x28 digits. No framework code lives here."""
 
+import inspect
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.normalize import NUM_CLASSES
+from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES, normalize_images
 
 
 class SeedCNN(nn.Module):
@@ -83,12 +85,85 @@ NETS: dict[str, type[nn.Module]] = {
 }
 
 
-def build_net(name: str, **kwargs: Any) -> nn.Module:
-    """Build the registered net ``name`` with its keyword arguments."""
+# What a net spec may say, whoever wrote it: (type, lowest, highest-or-bound) per argument.
+# The bounds keep a foreign checkpoint from asking for gigabytes before anything is checked.
+SPEC_LIMITS: dict[str, tuple[type, float, float]] = {
+    "num_classes": (int, 2, 1000),
+    "width": (int, 1, 256),
+    "dropout": (float, 0.0, 1.0),  # [0, 1): a dropout of 1 would zero every activation
+}
+
+
+def check_net_spec(spec: Any) -> dict[str, Any]:
+    """A net spec (``{"name": ..., **arguments}``) checked against the registry; returns a plain
+    copy. Raises ``UserError`` naming the first thing wrong: unknown net or keyword, a wrong
+    type, a value out of range."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise UserError("A net spec must be a mapping with a net name (name: SeedCNN).")
+    name = spec["name"]
     if name not in NETS:
-        known = ", ".join(sorted(NETS))
-        raise UserError(f"Unknown net {name!r}; known nets: {known}.")
-    return NETS[name](**kwargs)
+        raise UserError(f"Unknown net {name!r}; known nets: {', '.join(sorted(NETS))}.")
+    allowed = set(inspect.signature(NETS[name]).parameters) & set(SPEC_LIMITS)
+    arguments = {key: value for key, value in spec.items() if key != "name"}
+    for key, value in arguments.items():
+        if key not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise UserError(f"{name} takes no argument {key!r} (it takes: {known}).")
+        kind, low, high = SPEC_LIMITS[key]
+        number_ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number_ok or (kind is int and not isinstance(value, int)):
+            raise UserError(f"{name}.{key} must be a {kind.__name__}, got {value!r}.")
+        in_range = (
+            math.isfinite(value)
+            and low <= value
+            and (value < high if key == "dropout" else value <= high)
+        )
+        if not in_range:
+            closing = ")" if key == "dropout" else "]"
+            raise UserError(f"{name}.{key}={value!r} is outside [{low}, {high}{closing}.")
+    return {"name": name, **arguments}
+
+
+def build_net(name: str, **kwargs: Any) -> nn.Module:
+    """Build the registered net ``name`` with its keyword arguments (checked first)."""
+    spec = check_net_spec({"name": name, **kwargs})
+    spec.pop("name")
+    return NETS[name](**spec)
+
+
+def state_shapes(spec: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The state-dict entry shapes a (checked) spec implies, computed without allocating weights."""
+    with torch.device("meta"):
+        return {key: tuple(value.shape) for key, value in build_net(**spec).state_dict().items()}
+
+
+class ProbabilityNet(nn.Module):
+    """Pixels in, probabilities out: normalise -> net -> softmax, the one path every user of a
+    trained net takes (training, inference, the MLflow model, the benchmark).
+
+    Input: uint8 pixels (0-255) or floats in [0, 1], shape (N, 1, 28, 28), a bright digit on
+    black. ``channels_last`` feeds the net NHWC tensors (faster oneDNN convolutions on CPUs).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        mean: float = MNIST_MEAN,
+        std: float = MNIST_STD,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.mean, self.std = float(mean), float(std)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.net.to(memory_format=self.memory_format)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        x = normalize_images(images, self.mean, self.std)
+        return self.net(x.contiguous(memory_format=self.memory_format))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.logits(images).softmax(dim=1)
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -4,7 +4,10 @@ MLflow itself is imported inside the functions that talk to a store, so training
 logger (or on a machine without MLflow) never loads it.
 """
 
+import logging
+import os
 import secrets
+import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +26,11 @@ BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.ckpt"
 CACHE_DIR = Path.home() / ".cache" / "digit-recognizer"
 
 LOCAL_SCHEMES = {"sqlite", "file", ""}
+# Who wrote a run: with these a RUNNING run whose process is gone is told from a live one.
+HOST_TAG, PID_TAG, PROCESS_START_TAG = "host", "pid", "process_start"
+STALE_REASON_TAG = "killed_reason"
+
+log = logging.getLogger(__name__)
 
 
 def is_local_store(tracking_uri: str) -> bool:
@@ -48,23 +56,71 @@ def prepare_store(tracking_uri: str, artifact_location: str | None) -> str | Non
     return Path(artifact_location).resolve().as_uri()
 
 
-def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> None:
-    """Create the store and the experiment if missing, one process at a time.
+def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+    """Create the store and the experiment if missing, one process at a time; end this host's
+    stale runs in it (see ``mark_stale_runs``). Returns the experiment id.
 
     Two trainings started together on a fresh SQLite store would both run its schema migration
     (one fails) and both create the experiment (one fails); a file lock beside the database
     serialises that first step. Servers handle their own concurrency.
     """
+    from contextlib import nullcontext
+
     from filelock import FileLock
     from mlflow.tracking import MlflowClient
 
     database = sqlite_file(tracking_uri)
-    if database is None:
-        return
-    with FileLock(f"{database}.lock", timeout=120):
+    with FileLock(f"{database}.lock", timeout=120) if database else nullcontext():
         client = MlflowClient(tracking_uri)
-        if client.get_experiment_by_name(name) is None:
-            client.create_experiment(name, artifact_location=artifact_location)
+        found = client.get_experiment_by_name(name)
+        experiment_id = (
+            found.experiment_id
+            if found
+            else client.create_experiment(name, artifact_location=artifact_location)
+        )
+    mark_stale_runs(client, experiment_id)
+    return experiment_id
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if unknown.
+    With the pid it names one process: a pid reused by a later process has another start."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name in (...) may hold spaces
+
+
+def is_stale(run: "Run", host: str | None = None) -> bool:
+    """True for a RUNNING run written by a process of this host that no longer exists."""
+    tags = run.data.tags
+    if run.info.status != "RUNNING" or tags.get(HOST_TAG) != (host or socket.gethostname()):
+        return False
+    try:
+        pid = int(tags.get(PID_TAG, ""))
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, owned by someone else
+    recorded = tags.get(PROCESS_START_TAG)
+    return bool(recorded) and process_start(pid) not in (None, recorded)
+
+
+def mark_stale_runs(client: "MlflowClient", experiment_id: str) -> list[str]:
+    """End this host's RUNNING runs whose process is gone as KILLED, saying why; their ids."""
+    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=500)
+    stale = [run for run in running if is_stale(run)]
+    for run in stale:
+        pid = run.data.tags.get(PID_TAG)
+        client.set_tag(run.info.run_id, STALE_REASON_TAG, f"process {pid} ended without a status")
+        client.set_terminated(run.info.run_id, "KILLED")
+        log.warning("Marked run %s KILLED: its process %s is gone.", run.info.run_id, pid)
+    return [run.info.run_id for run in stale]
 
 
 def make_run_name(model_name: str) -> str:
@@ -121,6 +177,21 @@ def get_run(tracking_uri: str, run_id: str) -> "Run":
         raise UserError(f"No MLflow run {run_id!r} in {tracking_uri}.") from err
 
 
+def read_run_text(tracking_uri: str, run_id: str, artifact: str) -> str:
+    """A text artifact of a run (such as ``config.yaml``), or a clear error when it is missing."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = MlflowClient(tracking_uri).download_artifacts(run_id, artifact, tmp)
+            return Path(local).read_text()
+        except (MlflowException, OSError) as err:
+            raise UserError(f"Run {run_id} has no readable {artifact} in {tracking_uri}.") from err
+
+
 def find_best_checkpoint(
     tracking_uri: str, experiment: str, run_id: str | None = None
 ) -> tuple[Path, str, str]:
@@ -136,33 +207,41 @@ def find_best_checkpoint(
     client = MlflowClient(tracking_uri)
     if run_id:
         run = get_run(tracking_uri, run_id)
+        path = _local_artifact(client, run, BEST_CHECKPOINT)
     else:
-        run = _best_finished_run(client, tracking_uri, experiment)
-    path = _local_artifact(client, run, BEST_CHECKPOINT)
+        run, path = _best_complete_run(client, tracking_uri, experiment)
     score = run.data.metrics.get(BEST_METRIC)
     shown = f"{BEST_METRIC} {score:.4f}" if score is not None else "no validation score"
     return path, f"run {run.info.run_name} ({run.info.run_id}, {shown})", run.info.run_id
 
 
-def _best_finished_run(client: "MlflowClient", tracking_uri: str, experiment: str) -> "Run":
+def _best_complete_run(
+    client: "MlflowClient", tracking_uri: str, experiment: str
+) -> tuple["Run", Path]:
+    """The FINISHED run with the highest ``val/acc_best`` whose best checkpoint can be had, and
+    that checkpoint. Better runs without one are skipped with a warning that names them."""
     found = client.get_experiment_by_name(experiment)
     runs = (
         client.search_runs(
             [found.experiment_id],
             filter_string="attributes.status = 'FINISHED'",
             order_by=[f"metrics.`{BEST_METRIC}` DESC"],
-            max_results=50,
+            max_results=200,
         )
         if found
         else []
     )
-    runs = [run for run in runs if BEST_METRIC in run.data.metrics]
-    if not runs:
-        raise ModelUnavailable(
-            f"No finished training run in experiment {experiment!r} at {tracking_uri}; "
-            "run `make train` first (or pass ckpt=PATH)."
-        )
-    return runs[0]
+    for run in runs:
+        if BEST_METRIC not in run.data.metrics:
+            continue
+        try:
+            return run, _local_artifact(client, run, BEST_CHECKPOINT)
+        except ModelUnavailable as err:
+            log.warning("Skipping run %s (%s): %s", run.info.run_name, run.info.run_id, err)
+    raise ModelUnavailable(
+        f"No finished training run with a best checkpoint in experiment {experiment!r} at "
+        f"{tracking_uri}; run `make train` first (or pass ckpt=PATH)."
+    )
 
 
 def _local_artifact(client: "MlflowClient", run: "Run", artifact: str) -> Path:

@@ -1,7 +1,7 @@
-"""``train(cfg)``: fit, test the best checkpoint on the official test set, and record the run."""
+"""``train(cfg)``: check the config, build, fit, test the best checkpoint once. The MLflow run's
+life belongs to the ``RunRecorder`` callback (recording.py)."""
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,75 +11,118 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import Logger, MLFlowLogger
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from digit_recognizer import tracking
+from digit_recognizer import hardware, tracking
 from digit_recognizer.callbacks import CheckpointOnInterrupt, ThroughputMonitor
+from digit_recognizer.config_schema import check_train_config
 from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
 from digit_recognizer.module import DigitClassifier
-from digit_recognizer.run_record import RunRecorder
+from digit_recognizer.recording import RunLogger, RunRecorder
+from digit_recognizer.resume import resumed_config
 
 log = logging.getLogger(__name__)
+
+# Config keys that say where things are, not how the model learns: tags, not params.
+LOCATION_KEYS = (
+    "paths.",
+    "logger.",
+    "hydra.",
+    "data.root",
+    "ckpt_path",
+    "resume_run",
+    "trainer.default_root_dir",
+    "callbacks.model_checkpoint.dirpath",
+)
 
 
 def train(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the best validation accuracy (the sweep objective)."""
     _print_lightning_logs_once()
-    resume_ckpt, resume_run_id = _resume_point(cfg)
-    log_model, registered_name = _model_logging(cfg)
+    cfg, start_from = _checked_config(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: MNISTDataModule = build(cfg.data, "data")
+    datamodule.prepare_data()  # missing data: one sentence, before a run exists
     model: DigitClassifier = build(cfg.model, "model")
     _check_optimizer(model)
-    logger = _build_logger(cfg, resume_run_id)
+    logger = _build_logger(cfg)
+    recorder = _build_recorder(cfg, logger)
     checkpoint_dir = Path(cfg.callbacks.model_checkpoint.dirpath)
-    callbacks = [build(node, f"callbacks.{name}") for name, node in cfg.callbacks.items() if node]
+    callbacks: list[Callback] = [CheckpointOnInterrupt(checkpoint_dir)]
+    callbacks += [recorder] if recorder else []
+    callbacks += [build(node, f"callbacks.{name}") for name, node in cfg.callbacks.items() if node]
     if logger is None:  # Lightning refuses an LR monitor with nothing to log to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    callbacks += [ThroughputMonitor(), CheckpointOnInterrupt(checkpoint_dir)]
-    trainer: L.Trainer = build(cfg.trainer, "trainer", callbacks=callbacks, logger=logger or False)
+    callbacks.append(ThroughputMonitor())
+    trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=logger or False)
     _check_distributed(cfg, trainer)
-    # Under DDP every process runs this function; only global rank 0 writes the MLflow run.
-    run = (
-        RunRecorder(logger, cfg.logger.tracking_uri, log_model, registered_name)
-        if isinstance(logger, MLFlowLogger) and rank_zero_only.rank == 0
-        else None
-    )
-    if run is not None:
-        run.start(cfg, checkpoint_dir, resumed=resume_run_id is not None)
 
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt)
-        best_val_acc = _evaluate(trainer, model, datamodule, run)
-    except BaseException as error:
-        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
-        if run is not None:
-            run.fail("KILLED" if interrupted else "FAILED", checkpoint_dir, model.history)
-        if interrupted:
-            by_sigterm = isinstance(error, SIGTERMException)
-            resume = (
-                f"resume_run={run.run_id}" if run else f"ckpt_path={checkpoint_dir / 'last.ckpt'}"
-            )
-            raise TrainingInterrupted(
-                f"Training stopped by {'SIGTERM' if by_sigterm else 'Ctrl-C'}; last.ckpt is in "
-                f"{checkpoint_dir}; continue with `python scripts/train.py {resume}`.",
-                exit_code=143 if by_sigterm else 130,
-            ) from error
-        raise
-    if run is not None and run.model_error and run.registered_name:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=start_from)
+        trainer.test(model, datamodule=datamodule, ckpt_path="best")
+    except (KeyboardInterrupt, SystemExit) as error:  # Lightning turns Ctrl-C into SystemExit
+        by_sigterm = isinstance(error, SIGTERMException) or isinstance(
+            error.__context__, SIGTERMException
+        )
+        resume = (
+            f"resume_run={recorder.run_id}"
+            if recorder and recorder.started
+            else f"ckpt_path={checkpoint_dir / 'last.ckpt'}"
+        )
+        raise TrainingInterrupted(
+            f"Training stopped by {'SIGTERM' if by_sigterm else 'Ctrl-C'}; last.ckpt is in "
+            f"{checkpoint_dir}; continue with `python scripts/train.py {resume}`.",
+            exit_code=143 if by_sigterm else 130,
+        ) from error
+    if recorder is not None and recorder.model_error and recorder.registered_name:
         # Asked for explicitly, so a failure fails the command; the run itself is complete.
         raise UserError(
-            f"Run {run.run_id} finished, but registering its model failed ({run.model_error}); "
-            f"retry with `python scripts/register.py run_id={run.run_id}`."
+            f"Run {recorder.run_id} finished, but registering its model failed "
+            f"({recorder.model_error}); retry with "
+            f"`python scripts/register.py run_id={recorder.run_id}`."
         )
-    return best_val_acc
+    callback = trainer.checkpoint_callback
+    score = getattr(callback, "best_model_score", None)
+    return float(score) if score is not None else None
+
+
+def _checked_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
+    """The config to run (a resumed run's own one), checked whole; and the checkpoint to start
+    from. Every refusal happens here, before anything is built or recorded."""
+    start_from = cfg.get("ckpt_path")
+    if cfg.get("resume_run"):
+        cfg, start_from = resumed_config(cfg, _command_line_overrides())
+    check_train_config(cfg)
+    if start_from and not Path(start_from).is_file():
+        raise UserError(f"ckpt_path={start_from} does not exist; give the path of a .ckpt file.")
+    if cfg.register_model:
+        if not cfg.get("logger"):
+            raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
+        if not str(cfg.get("registered_model_name") or "").strip():
+            raise UserError("register_model=true needs a registered_model_name.")
+    with open_dict(cfg):
+        cfg.trainer.precision = resolved_precision(cfg.trainer)  # recorded as chosen
+    jobs = _parallel_jobs()
+    if jobs > 1:  # jobs side by side on one machine: each gets its share of the cores
+        torch.set_num_threads(hardware.threads_per_job(jobs))
+    return cfg, start_from
+
+
+def _command_line_overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _parallel_jobs() -> int:
+    if not HydraConfig.initialized():
+        return 1
+    launcher = HydraConfig.get().launcher
+    return int(launcher.get("n_jobs") or 1) if "joblib" in str(launcher.get("_target_")) else 1
 
 
 def _print_lightning_logs_once() -> None:
@@ -105,6 +148,18 @@ def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
         raise UserError(f"Cannot build {what} from the config: {reason}") from err
 
 
+def resolved_precision(trainer: DictConfig) -> Any:
+    """``trainer.precision``, with ``auto`` replaced by what this machine runs fast."""
+    if trainer.precision != "auto":
+        return trainer.precision
+    return hardware.auto_precision(str(trainer.accelerator))
+
+
+def build_trainer(node: DictConfig, **kwargs: Any) -> L.Trainer:
+    """The Lightning ``Trainer`` a ``trainer`` config node describes (``precision=auto`` resolved)."""
+    return build(node, "trainer", precision=resolved_precision(node), **kwargs)
+
+
 def _check_optimizer(model: DigitClassifier) -> None:
     # Building the optimizer once here turns a bad value (lr=-1, lr=abc) into a clear message
     # before any run is created, instead of a traceback from inside Trainer.fit.
@@ -115,8 +170,13 @@ def _check_optimizer(model: DigitClassifier) -> None:
 
 
 def _check_distributed(cfg: DictConfig, trainer: L.Trainer) -> None:
-    """Refuse, before any run starts, distributed set-ups that would fail halfway: a Hydra
-    multirun under DDP's script launcher, and synchronised batch norm on CPUs."""
+    """Refuse, before any run starts, distributed set-ups that would fail halfway: spawned
+    workers, a Hydra multirun under DDP's script launcher, synchronised batch norm on CPUs."""
+    if "spawn" in str(cfg.trainer.get("strategy", "")):
+        raise UserError(
+            "Spawned DDP workers (ddp_spawn) are not supported: use trainer=ddp, or torchrun "
+            "(see the README)."
+        )
     strategy = trainer.strategy
     if cfg.trainer.get("sync_batchnorm") and strategy.root_device.type == "cpu":
         raise UserError(
@@ -139,59 +199,46 @@ def _check_distributed(cfg: DictConfig, trainer: L.Trainer) -> None:
         )
 
 
-def _model_logging(cfg: DictConfig) -> tuple[bool, str | None]:
-    """Whether to log the best checkpoint as an MLflow model, and the registry name to use."""
-    if not cfg.get("register_model"):
-        return bool(cfg.get("log_model")), None
-    if not cfg.get("logger"):
-        raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
-    name = cfg.get("registered_model_name")
-    if not name or not str(name).strip():
-        raise UserError("register_model=true needs a registered_model_name.")
-    return True, str(name)
-
-
-def _resume_point(cfg: DictConfig) -> tuple[str | None, str | None]:
-    """The checkpoint to continue from and, for ``resume_run``, the MLflow run to continue."""
-    run_id = cfg.get("resume_run")
-    ckpt_path = cfg.get("ckpt_path")
-    if run_id:
-        if not cfg.get("logger"):
-            raise UserError(
-                "resume_run needs the MLflow logger; drop logger=none or use ckpt_path."
-            )
-        run = tracking.get_run(cfg.logger.tracking_uri, run_id)
-        checkpoint_dir = run.data.tags.get("checkpoint_dir")
-        if not checkpoint_dir or not (Path(checkpoint_dir) / "last.ckpt").is_file():
-            raise UserError(
-                f"Run {run_id} has no last.ckpt on this machine (looked in {checkpoint_dir}); "
-                "pass ckpt_path=PATH to a checkpoint instead."
-            )
-        with open_dict(cfg):
-            cfg.callbacks.model_checkpoint.dirpath = checkpoint_dir
-        ckpt_path = str(Path(checkpoint_dir) / "last.ckpt")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise UserError(f"ckpt_path={ckpt_path} does not exist; give the path of a .ckpt file.")
-    return ckpt_path, run_id
-
-
-def _build_logger(cfg: DictConfig, run_id: str | None) -> Logger | None:
+def _build_logger(cfg: DictConfig) -> RunLogger | L.pytorch.loggers.Logger | None:
+    """The MLflow logger (its run is created lazily, when fitting starts), another Lightning
+    logger as configured, or None."""
     node = cfg.get("logger")
     if not node:
         return None
-    location = None
-    # An MLflow logger gets its store prepared; another Lightning logger passes straight through.
-    if node.get("tracking_uri"):
-        location = tracking.prepare_store(node.tracking_uri, node.get("artifact_location"))
-        tracking.ensure_experiment(node.tracking_uri, node.experiment_name, location)
-    tags = {**(node.get("tags") or {}), **_run_tags(cfg)}
-    return build(
-        node,
-        "logger",
+    if not node.get("tracking_uri"):
+        return build(node, "logger")
+    location = tracking.prepare_store(node.tracking_uri, node.get("artifact_location"))
+    tracking.ensure_experiment(node.tracking_uri, node.experiment_name, location)
+    return RunLogger(
+        experiment_name=node.experiment_name,
+        tracking_uri=node.tracking_uri,
         run_name=node.get("run_name") or tracking.make_run_name(_model_choice(cfg)),
-        tags=tags,
-        run_id=run_id,
+        tags=dict(node.get("tags") or {}),
+        run_id=cfg.get("resume_run") or None,
         artifact_location=location,
+    )
+
+
+def _build_recorder(cfg: DictConfig, logger: Any) -> RunRecorder | None:
+    """The run's recorder, on global rank 0 only (under DDP every process runs ``train``)."""
+    if not isinstance(logger, RunLogger) or rank_zero_only.rank != 0:
+        return None
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
+    flat = tracking.flatten_config(config)
+    params = {key: value for key, value in flat.items() if not key.startswith(LOCATION_KEYS)}
+    tags = {key: str(value) for key, value in flat.items() if key.startswith(LOCATION_KEYS)}
+    tags["checkpoint_dir"] = str(Path(cfg.callbacks.model_checkpoint.dirpath).resolve())
+    if not cfg.get("resume_run"):  # a resumed run keeps the tags it was started with
+        tags.update(_run_tags(cfg))
+    return RunRecorder(
+        logger,
+        cfg.logger.tracking_uri,
+        params,
+        tags,
+        OmegaConf.to_yaml(cfg, resolve=True),
+        log_model=bool(cfg.get("log_model")),
+        registered_name=str(cfg.registered_model_name) if cfg.register_model else None,
     )
 
 
@@ -219,70 +266,3 @@ def _model_choice(cfg: DictConfig) -> str:
     if HydraConfig.initialized():
         return str(HydraConfig.get().runtime.choices.get("model", cfg.model.net.name))
     return str(cfg.model.net.name)
-
-
-def _evaluate(
-    trainer: L.Trainer,
-    model: DigitClassifier,
-    datamodule: MNISTDataModule,
-    run: "RunRecorder | None",
-) -> float | None:
-    """Test the best checkpoint once on the official test set and record metrics and figures."""
-    fit = _fit_outcome(trainer, model)
-    trainer.test(model, datamodule=datamodule, ckpt_path=fit.best_path or None)
-    if run is not None:  # the model now holds the tested weights, on every process
-        probabilities = _test_probabilities(model, datamodule)
-        checkpoints = (fit.best_path, fit.last_path)
-        run.finish(datamodule, probabilities, fit.history, checkpoints, fit.best_score)
-    return fit.best_score
-
-
-@dataclass
-class FitOutcome:
-    best_path: str
-    last_path: str
-    best_score: float | None
-    history: list[dict[str, float]]
-
-
-def _fit_outcome(trainer: L.Trainer, model: DigitClassifier) -> FitOutcome:
-    """Checkpoints, best monitored score and epoch history of the fit that just ended.
-
-    Read before testing: restoring the best checkpoint also restores the checkpoint callback's
-    state and the model's (shorter) history. After ddp_spawn this process knows only the best
-    path (the fit ran in worker processes); the rest is read back from the checkpoint files.
-    """
-    callback: ModelCheckpoint | None = trainer.checkpoint_callback  # type: ignore[assignment]
-    history = list(model.history)
-    if callback is None:
-        return FitOutcome("", "", None, history)
-    best_path, last_path = callback.best_model_path, callback.last_model_path
-    score = callback.best_model_score
-    if not last_path and callback.dirpath:
-        saved = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
-        last_path = str(saved) if saved.is_file() else ""
-    if score is None and best_path:
-        states = _load_checkpoint(best_path).get("callbacks", {})
-        scores = [s.get("best_model_score") for k, s in states.items() if "ModelCheckpoint" in k]
-        score = next((value for value in scores if value is not None), None)
-    if not history and last_path:
-        history = list(_load_checkpoint(last_path).get("epoch_history", []))
-    return FitOutcome(best_path, last_path, float(score) if score is not None else None, history)
-
-
-def _load_checkpoint(path: str) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-@torch.inference_mode()
-def _test_probabilities(model: DigitClassifier, datamodule: MNISTDataModule) -> torch.Tensor:
-    """Probabilities for the whole test set, in order, computed by this process alone.
-
-    (``trainer.predict`` under DDP would give each process a strided share of the set.)
-    """
-    if datamodule.test_set is None:  # with ddp_spawn, only the worker processes set it up
-        datamodule.setup("test")
-    assert datamodule.test_set is not None
-    model.eval()
-    chunks = datamodule.test_set.images.split(datamodule.eval_batch_size)
-    return torch.cat([model(chunk.to(model.device)).softmax(dim=1).cpu() for chunk in chunks])

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from digit_recognizer.data import MNISTDataModule
-from digit_recognizer.nets import SeedCNN
-from digit_recognizer.normalize import normalize_images
+from digit_recognizer.nets import ProbabilityNet, SeedCNN
 
 KERAS_BATCH_SIZE = 64  # the notebook's batch: Keras always runs at its own settings
 
@@ -78,7 +77,7 @@ def run_pipeline(settings: Settings, workdir: Path) -> TrainResult:
 
     from digit_recognizer.training import train
 
-    config_dir = Path(__file__).resolve().parents[2] / "conf"
+    config_dir = Path(__file__).resolve().parents[1] / "conf"
     overrides = [
         f"paths.root_dir={workdir}",
         f"paths.output_dir={workdir}/out",
@@ -120,9 +119,8 @@ def run_plain(settings: Settings, workdir: Path) -> TrainResult:
     torch.manual_seed(0)
     started = time.perf_counter()
     data = _data(settings)
-    fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
-    net = SeedCNN().to(memory_format=fmt)
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    model = ProbabilityNet(SeedCNN(), channels_last=settings.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     loader = data.train_dataloader()
     steps = settings.limit_batches or len(loader)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -130,26 +128,24 @@ def run_plain(settings: Settings, workdir: Path) -> TrainResult:
     )
     speeds = []
     for _ in range(settings.epochs):
-        net.train()
+        model.train()
         epoch_start, seen = time.perf_counter(), 0
         for step, (images, labels) in enumerate(loader):
             if step == steps:
                 break
-            x = normalize_images(images).contiguous(memory_format=fmt)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
-                loss = torch.nn.functional.cross_entropy(net(x), labels)
+                loss = torch.nn.functional.cross_entropy(model.logits(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             seen += len(labels)
         speeds.append(seen / (time.perf_counter() - epoch_start))
-    net.eval()
+    model.eval()
     correct = 0
     with torch.inference_mode():
         for images, labels in data.test_dataloader():
-            x = normalize_images(images).contiguous(memory_format=fmt)
-            correct += int((net(x).argmax(dim=1) == labels).sum())
+            correct += int((model(images).argmax(dim=1) == labels).sum())
     assert data.test_set is not None
     accuracy = correct / len(data.test_set)
     return TrainResult("plain", speeds, accuracy, peak_rss_mb(), time.perf_counter() - started)

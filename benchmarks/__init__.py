@@ -1,0 +1,1 @@
+"""Measuring tools (training speed, API load): kept out of the installed package."""

@@ -1,0 +1,151 @@
+"""The one typed schema of a composed training config, checked before anything is built.
+
+Hydra composes; this module says whether what it composed makes sense (types, ranges,
+choices), so a typo ends in one sentence before an MLflow run exists. Keys it does not name
+(``_target_``, extra Trainer or optimizer arguments) pass through to their classes.
+"""
+
+import math
+from typing import Annotated, Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from digit_recognizer.errors import UserError
+from digit_recognizer.nets import check_net_spec
+
+PRECISIONS = (
+    "auto",
+    "32-true",
+    "32",
+    "bf16-mixed",
+    "bf16-true",
+    "16-mixed",
+    "16-true",
+    "64-true",
+    "64",
+    "transformer-engine",
+)
+PositiveInt = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Section(BaseModel):
+    # strict: "abc" or "3" for a number is a mistake, not something to coerce.
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class DataConfig(Section):
+    root: str
+    batch_size: PositiveInt
+    eval_batch_size: PositiveInt
+    val_size: PositiveInt
+    split_seed: int
+    download: bool
+    verify_md5: bool
+    num_workers: Annotated[int, Field(ge=0, le=256)]
+    pin_memory: bool
+    keep_on_device: bool
+    augment: bool
+    augment_degrees: Annotated[float, Field(ge=0.0, le=180.0)]
+    augment_translate: Fraction
+    augment_scale: Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class OptimizerConfig(Section):
+    lr: Annotated[float, Field(gt=0.0, le=10.0)]
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class ModelConfig(Section):
+    net: dict[str, Any]
+    optimizer: OptimizerConfig
+    scheduler: dict[str, Any] | None = None
+    scheduler_interval: Literal["epoch", "step"] = "epoch"
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    input_mean: float = 0.1307
+    input_std: Annotated[float, Field(gt=0.0)] = 0.3081
+    channels_last: bool = False
+
+    @field_validator("net")
+    @classmethod
+    def _known_net(cls, spec: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return check_net_spec(spec)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+
+
+class TrainerConfig(Section):
+    max_epochs: Annotated[int, Field(ge=1, le=100_000)]
+    precision: Literal[PRECISIONS] | Literal[16, 32, 64]  # type: ignore[valid-type]
+    accelerator: str
+    devices: int | str | list[int]
+    num_nodes: PositiveInt = 1
+    deterministic: bool | Literal["warn"] = False
+    log_every_n_steps: PositiveInt = 50
+    enable_model_summary: bool = True
+    enable_progress_bar: bool = True
+    num_sanity_val_steps: Annotated[int, Field(ge=-1)] = 2
+    limit_train_batches: Annotated[int, Field(ge=1)] | Fraction | None = None
+    limit_val_batches: Annotated[int, Field(ge=0)] | Fraction | None = None
+    limit_test_batches: Annotated[int, Field(ge=1)] | Fraction | None = None
+    accumulate_grad_batches: PositiveInt = 1
+    gradient_clip_val: Annotated[float, Field(ge=0.0)] | None = None
+    val_check_interval: Annotated[int, Field(ge=1)] | Fraction | None = None
+    sync_batchnorm: bool = False
+
+
+class TrainConfig(Section):
+    seed: Annotated[int, Field(ge=0, lt=2**32)] | None
+    ckpt_path: str | None = None
+    resume_run: str | None = None
+    log_model: bool = True
+    register_model: bool = False
+    registered_model_name: str | None = None
+    data: DataConfig
+    model: ModelConfig
+    trainer: TrainerConfig
+    logger: dict[str, Any] | None = None
+    callbacks: dict[str, Any]
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Refuse a composed training config that cannot run, with one sentence naming the key."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except Exception as err:  # an interpolation that cannot resolve, a ??? left unset
+        raise UserError(f"The config cannot be resolved: {_first_line(err)}") from None
+    validate(TrainConfig, container)
+
+
+def validate(schema: type[BaseModel], values: Any) -> BaseModel:
+    """``values`` checked against ``schema``; a ``UserError`` naming the first bad key."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"] if not _is_union_branch(part))
+        given = first.get("input")
+        message = first["msg"].removeprefix("Value error, ")
+        shown = f"={given!r}" if not isinstance(given, dict) else ""
+        raise UserError(f"Bad config value {key}{shown}: {message}.") from None
+
+
+def _is_union_branch(part: Any) -> bool:
+    # pydantic names the tried member of a union in the location (int, constrained-float, ...)
+    text = str(part)
+    return text in {"int", "float", "str", "bool", "list[int]", "none"} or text.startswith(
+        ("constrained-", "literal[", "function-")
+    )
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
