@@ -6,15 +6,22 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 
-# Use the read-only MNIST copy beside the clone when there is one, so nothing downloads.
-ifneq ($(wildcard ../shared/data/MNIST/raw),)
-export MNIST_ROOT ?= $(abspath ../shared/data)
+# A read-only MNIST copy beside the clone, if any: linked into data/ so nothing downloads.
+SHARED_MNIST := $(wildcard $(abspath ../shared/data/MNIST/raw))
+
+.PHONY: install dev data train test lint format ui bench compare serve clean
+
+install: $(VENV)/.installed data
+dev: $(VENV)/.installed-dev data
+
+# data/MNIST/raw -> ../shared/data/MNIST/raw when that exists and data/ has no copy yet, so
+# every later `python scripts/...` finds the files with no variable set. Elsewhere the
+# first training downloads them (data.download=true).
+data:
+ifneq ($(SHARED_MNIST),)
+	@if [ ! -e data/MNIST/raw ]; then mkdir -p data/MNIST && ln -s $(SHARED_MNIST) data/MNIST/raw \
+		&& echo "linked data/MNIST/raw -> $(SHARED_MNIST)"; fi
 endif
-
-.PHONY: install dev train test lint format ui bench compare serve clean
-
-install: $(VENV)/.installed
-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -31,8 +31,8 @@ from benchmarks.speed import (
     time_commands,
     time_inference,
 )
-from digit_recognizer.data import find_raw_dir
 from digit_recognizer.hardware import cpu_runs_bf16
+from digit_recognizer.mnist_files import find_raw_dir
 
 
 def parse_args() -> argparse.Namespace:
@@ -98,8 +98,8 @@ def main() -> None:
 
 def measure_inference(checkpoint: Path, data_root: str, tiny: bool) -> dict[str, float]:
 
-    from digit_recognizer.data import load_split
     from digit_recognizer.inference import load_classifier
+    from digit_recognizer.mnist_files import load_split
     from digit_recognizer.prediction import predict_files
     from digit_recognizer.synthetic_uploads import SUFFIXES, redraw_many
 

@@ -8,9 +8,13 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @report_user_errors
 def main(cfg: DictConfig) -> float | None:
-    from digit_recognizer.training import train  # imported after Hydra parsed the command line
+    # Checked before the training stack is imported: a mistake is answered in seconds.
+    from digit_recognizer.training_config import checked_training_config
 
-    return train(cfg)
+    checked, start_from = checked_training_config(cfg)
+    from digit_recognizer.training import fit_and_test
+
+    return fit_and_test(checked, start_from)
 
 
 if __name__ == "__main__":

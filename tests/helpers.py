@@ -69,6 +69,7 @@ def fast_overrides(workdir: Path, data_root: Path, in_process: bool = True) -> l
         f"paths.root_dir={workdir}",
         *([f"paths.output_dir={workdir}/out"] if in_process else []),
         f"data.root={data_root}",
+        "data.download=false",  # tests never reach the internet
         "data.verify_md5=false",
         "data.val_size=100",
         "data.batch_size=32",

@@ -1,16 +1,30 @@
+import gzip
+import http.server
+import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 
-from digit_recognizer.data import MNISTDataModule, read_idx
+from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.errors import UserError
-from tests.helpers import make_tiny_mnist, write_idx
+from digit_recognizer.mnist_files import MNIST_MD5, read_idx
+from digit_recognizer.training import train
+from tests.helpers import (
+    HAS_REAL_MNIST,
+    SHARED_DATA,
+    compose_train,
+    fast_overrides,
+    free_port,
+    make_tiny_mnist,
+    write_idx,
+)
 
 
 def test_read_idx_round_trips_shape_and_values(tmp_path: Path) -> None:
     data = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(2, 3, 4)
-    assert torch.equal(read_idx(write_idx(tmp_path / "x-idx3-ubyte", data)), data)
+    assert torch.equal(read_idx(write_idx(tmp_path / "x-idx3-ubyte", data), None, True), data)
 
 
 def test_datamodule_splits_and_types(tiny_mnist: Path) -> None:
@@ -45,7 +59,7 @@ def test_last_batch_is_kept(tiny_mnist: Path) -> None:
 
 
 def test_missing_files_say_how_to_fix_it(tmp_path: Path) -> None:
-    dm = MNISTDataModule(root=str(tmp_path))
+    dm = MNISTDataModule(root=str(tmp_path), download=False)
     with pytest.raises(UserError, match=r"data\.root.*MNIST_ROOT.*data\.download=true"):
         dm.setup()
 
@@ -86,3 +100,37 @@ def test_md5_mismatch_is_reported(tiny_mnist: Path) -> None:
 def test_bad_batch_size_is_a_user_error(value: object) -> None:
     with pytest.raises(UserError, match=r"data\.batch_size must be a positive integer"):
         MNISTDataModule(batch_size=value)  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def local_mirror(tmp_path: Path):
+    """An HTTP server on 127.0.0.1 serving the four MNIST files as ``<name>.gz``, the way
+    torchvision's mirrors do (made from the shared raw copy)."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    for name in MNIST_MD5:
+        data = (SHARED_DATA / "MNIST" / "raw" / name).read_bytes()
+        (folder / f"{name}.gz").write_bytes(gzip.compress(data, compresslevel=1))
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")
+def test_a_fresh_folder_downloads_verifies_and_trains(local_mirror: str, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/"  # tried first, skipped
+    root = tmp_path / "fresh"
+    overrides = [
+        *fast_overrides(tmp_path, root),
+        "data.download=true",
+        f"data.mirrors=[{dead},{local_mirror}]",
+        "data.verify_md5=true",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "logger=none",
+    ]
+    assert train(compose_train(overrides)) is not None
+    raw = root / "MNIST" / "raw"
+    assert sorted(path.name for path in raw.iterdir()) == sorted(MNIST_MD5)

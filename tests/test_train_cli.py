@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from tests.helpers import (
     fast_overrides,
     finished_runs,
+    free_port,
     make_tiny_mnist,
     one_error_line,
     run_script,
@@ -23,12 +24,18 @@ from tests.helpers import (
 )
 
 
-def test_missing_data_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = run_script("train.py", [f"data.root={tmp_path}/nowhere"], tmp_path)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert "MNIST_ROOT" in line
+@pytest.mark.parametrize("download", ["false", "true"])
+def test_missing_data_is_one_line_and_exit_2_before_a_run(tmp_path: Path, download: str) -> None:
+    # Offline: the download is refused by a mirror that does not answer.
+    dead = f"http://127.0.0.1:{free_port()}/"
+    args = [f"data.root={tmp_path}/nowhere", f"data.download={download}", f"data.mirrors=[{dead}]"]
+    started = time.monotonic()
+    result = run_script("train.py", args, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = one_error_line(result.stderr)
+    assert "MNIST_ROOT" in line and "data.root" in line and "t10k-labels-idx1-ubyte" in line
+    assert time.monotonic() - started < 30
+    assert runs_of(tmp_path) == []
 
 
 def test_cfg_job_prints_the_resolved_config(tmp_path: Path) -> None:

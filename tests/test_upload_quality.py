@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from digit_recognizer.data import find_raw_dir, load_split
 from digit_recognizer.evaluation import score_uploads
 from digit_recognizer.inference import load_classifier
+from digit_recognizer.mnist_files import find_raw_dir, load_split
 from digit_recognizer.training import train
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, fast_overrides
 

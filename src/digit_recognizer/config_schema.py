@@ -49,6 +49,7 @@ class DataConfig(Section):
     val_size: PositiveInt
     split_seed: int
     download: bool
+    mirrors: list[str] | None = None
     verify_md5: bool
     num_workers: Annotated[int, Field(ge=0, le=256)]
     pin_memory: bool

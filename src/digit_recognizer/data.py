@@ -1,9 +1,7 @@
 """MNIST from its four IDX files: decoded once into uint8 tensors, served in whole batches."""
 
-import gzip
-import hashlib
-import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,107 +12,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.normalize import IMAGE_SIZE, NUM_CLASSES
-
-log = logging.getLogger(__name__)
-
-# File names as torchvision lays them out under <root>/MNIST/raw/, with the md5 of each raw file.
-MNIST_MD5: dict[str, str] = {
-    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-}
-SPLIT_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-IDX_UBYTE = 0x08
-
-
-def find_raw_dir(root: str | Path) -> Path | None:
-    """The folder under ``root`` holding the IDX files (``MNIST/raw`` as torchvision lays it out)."""
-    root = Path(root).expanduser()
-    for candidate in (root / "MNIST" / "raw", root / "raw", root):
-        if all(_existing(candidate / name) for name in MNIST_MD5):
-            return candidate
-    return None
-
-
-def _existing(path: Path) -> Path | None:
-    """``path`` itself, or its ``.gz`` twin as downloaded, whichever exists."""
-    for candidate in (path, path.with_name(path.name + ".gz")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_idx(path: str | Path, expected_md5: str | None = None) -> torch.Tensor:
-    """Decode one unsigned-byte IDX file (plain or gzipped) into a uint8 tensor of its shape."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except OSError as err:
-        raise UserError(f"Cannot read MNIST file {path}: {err.strerror or err}.") from err
-    if expected_md5 is not None and hashlib.md5(raw).hexdigest() != expected_md5:
-        raise UserError(
-            f"MNIST file {path} is corrupt (md5 mismatch); replace it with a fresh copy "
-            "or set data.verify_md5=false for a non-standard IDX file."
-        )
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UBYTE or raw[3] == 0:
-        raise UserError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise UserError(f"{path} is truncated: its IDX header is incomplete.")
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + _product(shape)
-    if len(raw) != expected:
-        raise UserError(
-            f"{path} has {len(raw)} bytes but its header promises {expected}; the file is "
-            "truncated or corrupt."
-        )
-    payload = bytearray(raw[header:])
-    data = (
-        torch.frombuffer(payload, dtype=torch.uint8)
-        if payload
-        else torch.empty(0, dtype=torch.uint8)
-    )
-    return data.reshape(shape)
-
-
-def _product(values: list[int]) -> int:
-    result = 1
-    for value in values:
-        result *= value
-    return result
-
-
-def load_split(
-    raw_dir: Path, split: str, verify_md5: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 1, 28, 28) uint8 and labels (N,) int64 of the ``train`` or ``test`` split."""
-    image_name, label_name = SPLIT_FILES[split]
-    image_path, label_path = _existing(raw_dir / image_name), _existing(raw_dir / label_name)
-    if image_path is None or label_path is None:
-        raise UserError(f"MNIST {split} files are missing from {raw_dir}.")
-    # The known sums are of the raw files, so a .gz download is checked after decompression.
-    images = read_idx(image_path, MNIST_MD5[image_name] if verify_md5 else None)
-    labels = read_idx(label_path, MNIST_MD5[label_name] if verify_md5 else None)
-    if images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIZE, IMAGE_SIZE):
-        raise UserError(
-            f"{image_path} holds images of shape {tuple(images.shape)}, not N x 28 x 28."
-        )
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise UserError(
-            f"{label_path} holds {tuple(labels.shape)} labels for {len(images)} images; "
-            "the two files do not belong together."
-        )
-    if len(labels) and int(labels.max()) >= NUM_CLASSES:
-        raise UserError(f"{label_path} holds a label above 9; it is not an MNIST label file.")
-    return images.unsqueeze(1).contiguous(), labels.long()
+from digit_recognizer.mnist_files import ensure_files, find_raw_dir, load_split
 
 
 class InMemoryDigits(Dataset):
@@ -172,7 +70,8 @@ class MNISTDataModule(L.LightningDataModule):
         eval_batch_size: int = 1000,
         val_size: int = 5000,
         split_seed: int = 42,
-        download: bool = False,
+        download: bool = True,
+        mirrors: Sequence[str] | None = None,
         verify_md5: bool = True,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -194,6 +93,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_size = val_size
         self.split_seed = split_seed
         self.download = download
+        self.mirrors = list(mirrors) if mirrors else None
         self.verify_md5 = verify_md5
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -209,26 +109,10 @@ class MNISTDataModule(L.LightningDataModule):
         self.test_set: InMemoryDigits | None = None
 
     def prepare_data(self) -> None:
-        if find_raw_dir(self.root) is not None:
-            return
-        if not self.download:
-            raise UserError(
-                f"MNIST IDX files not found under {self.root}/MNIST/raw; point data.root (or the "
-                "MNIST_ROOT environment variable) at a folder holding MNIST/raw/, or set "
-                "data.download=true to fetch them."
-            )
-        from torchvision.datasets import MNIST
-
-        log.info("Downloading MNIST into %s", self.root)
-        for train in (True, False):
-            MNIST(str(self.root), train=train, download=True)
+        ensure_files(self.root, self.download, self.mirrors)
 
     def setup(self, stage: str | None = None) -> None:
-        raw_dir = find_raw_dir(self.root)
-        if raw_dir is None:
-            self.prepare_data()
-            raw_dir = find_raw_dir(self.root)
-            assert raw_dir is not None
+        raw_dir = find_raw_dir(self.root) or ensure_files(self.root, self.download, self.mirrors)
         if stage in (None, "fit", "validate") and self.train_set is None:
             images, labels = load_split(raw_dir, "train", self.verify_md5)
             if self.val_size >= len(labels):

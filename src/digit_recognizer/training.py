@@ -7,7 +7,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
@@ -15,16 +14,15 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from digit_recognizer import hardware, tracking
+from digit_recognizer import tracking
 from digit_recognizer.callbacks import CheckpointOnInterrupt, ThroughputMonitor
-from digit_recognizer.config_schema import check_train_config
 from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
 from digit_recognizer.module import DigitClassifier
 from digit_recognizer.recording import RunLogger, RunRecorder
-from digit_recognizer.resume import resumed_config
+from digit_recognizer.training_config import checked_training_config, resolved_precision
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +41,15 @@ LOCATION_KEYS = (
 
 def train(cfg: DictConfig) -> float | None:
     """Run one experiment; returns the best validation accuracy (the sweep objective)."""
+    return fit_and_test(*checked_training_config(cfg))
+
+
+def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
+    """Build, fit and test a checked config (``checked_training_config``)."""
     _print_lightning_logs_once()
-    cfg, start_from = _checked_config(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: MNISTDataModule = build(cfg.data, "data")
-    datamodule.prepare_data()  # missing data: one sentence, before a run exists
     model: DigitClassifier = build(cfg.model, "model")
     _check_optimizer(model)
     logger = _build_logger(cfg)
@@ -92,39 +93,6 @@ def train(cfg: DictConfig) -> float | None:
     return float(score) if score is not None else None
 
 
-def _checked_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
-    """The config to run (a resumed run's own one), checked whole; and the checkpoint to start
-    from. Every refusal happens here, before anything is built or recorded."""
-    start_from = cfg.get("ckpt_path")
-    if cfg.get("resume_run"):
-        cfg, start_from = resumed_config(cfg, _command_line_overrides())
-    check_train_config(cfg)
-    if start_from and not Path(start_from).is_file():
-        raise UserError(f"ckpt_path={start_from} does not exist; give the path of a .ckpt file.")
-    if cfg.register_model:
-        if not cfg.get("logger"):
-            raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
-        if not str(cfg.get("registered_model_name") or "").strip():
-            raise UserError("register_model=true needs a registered_model_name.")
-    with open_dict(cfg):
-        cfg.trainer.precision = resolved_precision(cfg.trainer)  # recorded as chosen
-    jobs = _parallel_jobs()
-    if jobs > 1:  # jobs side by side on one machine: each gets its share of the cores
-        torch.set_num_threads(hardware.threads_per_job(jobs))
-    return cfg, start_from
-
-
-def _command_line_overrides() -> list[str]:
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
-def _parallel_jobs() -> int:
-    if not HydraConfig.initialized():
-        return 1
-    launcher = HydraConfig.get().launcher
-    return int(launcher.get("n_jobs") or 1) if "joblib" in str(launcher.get("_target_")) else 1
-
-
 def _print_lightning_logs_once() -> None:
     # `import lightning` gives its logger a console handler of its own; when Hydra has already
     # put one on the root logger, every Lightning message would be printed twice.
@@ -148,13 +116,6 @@ def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
         raise UserError(f"Cannot build {what} from the config: {reason}") from err
 
 
-def resolved_precision(trainer: DictConfig) -> Any:
-    """``trainer.precision``, with ``auto`` replaced by what this machine runs fast."""
-    if trainer.precision != "auto":
-        return trainer.precision
-    return hardware.auto_precision(str(trainer.accelerator))
-
-
 def build_trainer(node: DictConfig, **kwargs: Any) -> L.Trainer:
     """The Lightning ``Trainer`` a ``trainer`` config node describes (``precision=auto`` resolved)."""
     return build(node, "trainer", precision=resolved_precision(node), **kwargs)
@@ -170,19 +131,9 @@ def _check_optimizer(model: DigitClassifier) -> None:
 
 
 def _check_distributed(cfg: DictConfig, trainer: L.Trainer) -> None:
-    """Refuse, before any run starts, distributed set-ups that would fail halfway: spawned
-    workers, a Hydra multirun under DDP's script launcher, synchronised batch norm on CPUs."""
-    if "spawn" in str(cfg.trainer.get("strategy", "")):
-        raise UserError(
-            "Spawned DDP workers (ddp_spawn) are not supported: use trainer=ddp, or torchrun "
-            "(see the README)."
-        )
+    """Refuse, before any run starts, distributed set-ups that would fail halfway: a Hydra
+    multirun under DDP's script launcher."""
     strategy = trainer.strategy
-    if cfg.trainer.get("sync_batchnorm") and strategy.root_device.type == "cpu":
-        raise UserError(
-            "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm does not run on "
-            "CPUs); drop it for CPU training."
-        )
     launcher = getattr(strategy, "launcher", None)
     environment = getattr(strategy, "cluster_environment", None)
     spawns_script = (

@@ -1,0 +1,75 @@
+"""Everything a training config must pass before anything is built or recorded.
+
+No Lightning here: a mistake is answered in seconds, and before an MLflow run exists.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from digit_recognizer import hardware
+from digit_recognizer.config_schema import check_train_config
+from digit_recognizer.errors import UserError
+from digit_recognizer.mnist_files import ensure_files
+from digit_recognizer.resume import resumed_config
+
+
+def checked_training_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
+    """The config to run (a resumed run's own one), checked whole, with the data in place;
+    and the checkpoint to start from."""
+    start_from = cfg.get("ckpt_path")
+    if cfg.get("resume_run"):
+        cfg, start_from = resumed_config(cfg, _command_line_overrides())
+    check_train_config(cfg)
+    if start_from and not Path(start_from).is_file():
+        raise UserError(f"ckpt_path={start_from} does not exist; give the path of a .ckpt file.")
+    if cfg.register_model:
+        if not cfg.get("logger"):
+            raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
+        if not str(cfg.get("registered_model_name") or "").strip():
+            raise UserError("register_model=true needs a registered_model_name.")
+    _check_strategy(cfg.trainer)
+    with open_dict(cfg):
+        cfg.trainer.precision = resolved_precision(cfg.trainer)  # recorded as chosen
+    jobs = _parallel_jobs()
+    if jobs > 1:  # jobs side by side on one machine: each gets its share of the cores
+        torch.set_num_threads(hardware.threads_per_job(jobs))
+    ensure_files(cfg.data.root, cfg.data.download, cfg.data.get("mirrors"))
+    return cfg, start_from
+
+
+def resolved_precision(trainer: DictConfig) -> Any:
+    """``trainer.precision``, with ``auto`` replaced by what this machine runs fast."""
+    if trainer.precision != "auto":
+        return trainer.precision
+    return hardware.auto_precision(str(trainer.accelerator))
+
+
+def _check_strategy(trainer: DictConfig) -> None:
+    if "spawn" in str(trainer.get("strategy", "")):
+        raise UserError(
+            "Spawned DDP workers (ddp_spawn) are not supported: use trainer=ddp, or torchrun "
+            "(see the README)."
+        )
+    on_cpu = trainer.accelerator == "cpu" or (
+        trainer.accelerator == "auto" and not torch.cuda.is_available()
+    )
+    if trainer.get("sync_batchnorm") and on_cpu:
+        raise UserError(
+            "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm does not run on "
+            "CPUs); drop it for CPU training."
+        )
+
+
+def _command_line_overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _parallel_jobs() -> int:
+    if not HydraConfig.initialized():
+        return 1
+    launcher = HydraConfig.get().launcher
+    return int(launcher.get("n_jobs") or 1) if "joblib" in str(launcher.get("_target_")) else 1
