@@ -1,8 +1,9 @@
 """Shared start-up for the scripts: project root, one-line user errors, the model to use."""
 
 import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,52 @@ CONFIG_DIR = str(PROJECT_ROOT / "conf")
 os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
 
 
+def hydra_quoted(value: str) -> str:
+    """``value`` as a quoted Hydra override value that parses back to exactly ``value``:
+    spaces, commas, brackets, quotes, ``=`` and non-ASCII names included."""
+    # In Hydra's quoted strings a backslash escapes only a quote or the backslashes before
+    # one (and at the end); ``${`` would start an interpolation.
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
+    return "'" + escaped.replace("${", "\\${") + "'"
+
+
+def path_arguments(argv: list[str], path_keys: Iterable[str], list_key: str | None) -> list[str]:
+    """Command-line arguments with file names made safe for Hydra's override grammar.
+
+    ``key=VALUE`` for a key of ``path_keys`` gets VALUE quoted, whatever characters it holds.
+    With ``list_key`` (predict's ``img``): arguments without ``=`` that are not flags, and
+    arguments that exist as files, are more values of that list, as is ``img=VALUE`` unless
+    VALUE is a Hydra list (``img=[a.png,b.png]``) that does not exist as a file.
+    """
+    keys = set(path_keys)
+    items: list[str] = []
+    rest: list[str] = []
+    for argument in argv:
+        key, equals, value = argument.partition("=")
+        if argument.startswith("-"):
+            rest.append(argument)
+        elif list_key and (not equals or Path(argument).exists()):
+            items.append(argument)
+        elif (
+            list_key
+            and key == list_key
+            and not (_is_hydra_list(value) and not Path(value).exists())
+        ):
+            items.append(value)
+        elif key in keys and value not in ("", "null") and value[:1] not in "'\"":
+            rest.append(f"{key}={hydra_quoted(value)}")
+        else:
+            rest.append(argument)
+    if items:
+        rest.append(f"{list_key}=[{','.join(hydra_quoted(item) for item in items)}]")
+    return rest
+
+
+def _is_hydra_list(value: str) -> bool:
+    return value.startswith("[") and value.endswith("]")
+
+
 def report_user_errors(task: Callable[..., Any]) -> Callable[..., Any]:
     """Print a ``UserError`` as one line on stderr and exit with its code, instead of a traceback."""
     from digit_recognizer.errors import UserError
@@ -31,6 +78,13 @@ def report_user_errors(task: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(err.exit_code)
 
     return wrapper
+
+
+def checked_options(schema_name: str, cfg: "DictConfig") -> None:
+    """Refuse, before any work, options that do not fit the script's schema (one sentence)."""
+    from digit_recognizer import config_schema
+
+    config_schema.check_options(getattr(config_schema, schema_name), cfg)
 
 
 def choose_model(cfg: "DictConfig") -> "Classifier":

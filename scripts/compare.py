@@ -1,7 +1,7 @@
 """The best runs of the MLflow store as a terminal table: ``python scripts/compare.py``."""
 
 import hydra
-from _entry import CONFIG_DIR, report_user_errors
+from _entry import CONFIG_DIR, checked_options, report_user_errors
 from omegaconf import DictConfig
 
 
@@ -13,6 +13,7 @@ def main(cfg: DictConfig) -> None:
 
     from digit_recognizer.comparison import COLUMNS, top_runs
 
+    checked_options("CompareConfig", cfg)
     rows = top_runs(
         cfg.logger.tracking_uri,
         cfg.logger.experiment_name,

@@ -3,20 +3,28 @@
 With the MLflow logger on and a model from a run, the scores and figures go onto that run.
 """
 
+import sys
+
 import hydra
-from _entry import CONFIG_DIR, choose_model, report_user_errors
+from _entry import CONFIG_DIR, checked_options, choose_model, path_arguments, report_user_errors
 from omegaconf import DictConfig
+
+# Options naming files: their values reach the config exactly as typed.
+PATH_KEYS = ("ckpt", "data.root")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 @report_user_errors
 def main(cfg: DictConfig) -> float:
+    from digit_recognizer.data import MNISTDataModule
+    from digit_recognizer.errors import UserError
     from digit_recognizer.evaluation import record_on_run, score, score_uploads
-    from digit_recognizer.training import build
 
+    checked_options("EvalConfig", cfg)
     classifier = choose_model(cfg)
     print(f"model: {classifier.source}")
-    data = build(cfg.data, "data")  # the training data module: same checks, same messages
+    # The training data module: same files, same checks, same messages.
+    data = MNISTDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
     data.setup("test")
     images, labels = data.test_set.images, data.test_set.labels
     report = score(classifier, images, labels, cfg.batch_size)
@@ -29,10 +37,17 @@ def main(cfg: DictConfig) -> float:
             f"naive resize {uploads['uploads_naive_resize']:.2%}"
         )
     if cfg.get("logger") and classifier.run_id:
-        record_on_run(cfg.logger.tracking_uri, classifier.run_id, report, images, labels)
+        try:
+            record_on_run(cfg.logger.tracking_uri, classifier.run_id, report, images, labels)
+        except Exception as err:  # the scores above are printed; say why they are not stored
+            raise UserError(
+                f"Scored, but could not record the result on run {classifier.run_id} "
+                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})."
+            ) from err
         print(f"recorded eval/test_acc and figures on run {classifier.run_id}")
     return report.accuracy
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
     main()

@@ -7,7 +7,7 @@ one from its best checkpoint if it has none) and prints how to serve that versio
 from typing import TYPE_CHECKING
 
 import hydra
-from _entry import CONFIG_DIR, report_user_errors
+from _entry import CONFIG_DIR, checked_options, report_user_errors
 from omegaconf import DictConfig
 
 if TYPE_CHECKING:
@@ -17,22 +17,23 @@ if TYPE_CHECKING:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="register")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
+    from digit_recognizer.data import MNISTDataModule
     from digit_recognizer.errors import UserError
     from digit_recognizer.mlflow_model import register_run_model
     from digit_recognizer.tracking import find_best_checkpoint
-    from digit_recognizer.training import build
 
     if not cfg.get("logger"):
         raise UserError("Registering needs the MLflow logger's store; drop logger=none.")
     if not str(cfg.name or "").strip():
         raise UserError("Give the registered model a name: name=NAME.")
+    checked_options("RegisterConfig", cfg)
     uri = cfg.logger.tracking_uri
     checkpoint, description, run_id = find_best_checkpoint(
         uri, cfg.logger.experiment_name, cfg.run_id
     )
 
     def test_digits() -> "torch.Tensor":  # the input example, needed only for a run without one
-        data = build(cfg.data, "data")
+        data = MNISTDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
         data.setup("test")
         return data.test_set.images[:2]
 

@@ -3,8 +3,11 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, choose_model, report_user_errors
+from _entry import CONFIG_DIR, checked_options, choose_model, path_arguments, report_user_errors
 from omegaconf import DictConfig
+
+# Options naming files: their values reach the config exactly as typed.
+PATH_KEYS = ("ckpt",)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="serve")
@@ -15,6 +18,7 @@ def main(cfg: DictConfig) -> None:
 
     from digit_recognizer.web import create_app
 
+    checked_options("ServeConfig", cfg)
     classifier = choose_model(cfg)
     print(f"model: {classifier.source}", file=sys.stderr)
     # One image per request: intra-op threads would only fight the concurrent requests.
@@ -24,4 +28,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
     main()

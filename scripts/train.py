@@ -1,8 +1,13 @@
 """Train a digit classifier: ``python scripts/train.py trainer.max_epochs=10 model=seed_cnn``."""
 
+import sys
+
 import hydra
-from _entry import CONFIG_DIR, report_user_errors
+from _entry import CONFIG_DIR, path_arguments, report_user_errors
 from omegaconf import DictConfig
+
+# Options naming files: their values reach the config exactly as typed.
+PATH_KEYS = ("ckpt_path", "data.root")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -18,4 +23,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
     main()

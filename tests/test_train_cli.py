@@ -60,7 +60,7 @@ def test_sigterm_then_the_printed_resume_command_finishes_the_run(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # Epochs of a few seconds, so that the stop lands inside the second of two.
-    data = make_tiny_mnist(tmp_path_factory.mktemp("slow_mnist"), train=20_000, test=200)
+    data = make_tiny_mnist(tmp_path_factory.mktemp("slow_mnist"), train=10_000, test=200)
     args = [
         *fast_overrides(tmp_path, data, in_process=False),
         "trainer.max_epochs=2",

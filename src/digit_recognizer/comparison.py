@@ -41,9 +41,10 @@ def top_runs(
         raise UserError(f"status must be one of {', '.join(STATUS_FILTERS)}, not {status!r}.")
     filter_string = " and ".join(f for f in (filter_string, STATUS_FILTERS[status]) if f)
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri)
+    from digit_recognizer.tracking import client as store_client
+
+    client = store_client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise UserError(f"No experiment {experiment!r} in {tracking_uri}; run `make train` first.")

@@ -9,7 +9,14 @@ import math
 from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.nets import check_net_spec
@@ -118,6 +125,59 @@ class TrainConfig(Section):
     callbacks: dict[str, Any]
 
 
+RunId = Annotated[
+    str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)
+]
+
+
+class ModelChoice(Section):
+    ckpt: str | None = None
+    run_id: RunId | None = None
+    logger: dict[str, Any] | None = None
+
+
+class PredictConfig(ModelChoice):
+    img: list[str] | str
+    format: Literal["text", "json"]
+    save_preview: bool
+    preview_dir: str
+    batch_size: Annotated[int, Field(ge=1, le=100_000)]
+
+    @field_validator("img")
+    @classmethod
+    def _some_image(cls, value: list[str] | str) -> list[str] | str:
+        empty = not value or value == "???"  # ??? : Hydra's "not given"
+        if empty or (isinstance(value, list) and not all(str(v).strip() for v in value)):
+            raise ValueError("name the image(s) to read: a file, a folder or a glob")
+        return value
+
+
+class EvalConfig(ModelChoice):
+    batch_size: Annotated[int, Field(ge=1, le=100_000)]
+    uploads: Annotated[int, Field(ge=0, le=10_000)]
+    data: DataConfig
+
+
+class ServeConfig(ModelChoice):
+    host: str
+    port: Annotated[int, Field(ge=0, le=65_535)]
+    max_upload_mb: Annotated[float, Field(gt=0, le=1024)]
+
+
+class RegisterConfig(Section):
+    run_id: RunId | None = None
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$")]
+    logger: dict[str, Any] | None = None
+    data: DataConfig
+
+
+class CompareConfig(Section):
+    top: Annotated[int, Field(ge=1, le=10_000)]
+    filter: str
+    sort: Annotated[str, Field(min_length=1)]
+    status: Literal["active", "all"]
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Refuse a composed training config that cannot run, with one sentence naming the key."""
     try:
@@ -125,6 +185,22 @@ def check_train_config(cfg: DictConfig) -> None:
     except Exception as err:  # an interpolation that cannot resolve, a ??? left unset
         raise UserError(f"The config cannot be resolved: {_first_line(err)}") from None
     validate(TrainConfig, container)
+
+
+def check_options(schema: type[BaseModel], cfg: DictConfig) -> None:
+    """Refuse a script's options that do not fit ``schema``, naming the key. ``paths`` is left
+    out: its output folder exists only inside a Hydra run."""
+    try:
+        values = {
+            key: OmegaConf.to_container(cfg[key], resolve=True)
+            if OmegaConf.is_config(cfg[key])
+            else cfg[key]
+            for key in cfg
+            if key != "paths" and not OmegaConf.is_missing(cfg, key)
+        }
+    except Exception as err:
+        raise UserError(f"The options cannot be resolved: {_first_line(err)}") from None
+    validate(schema, {"img": "???", **values} if schema is PredictConfig else values)
 
 
 def validate(schema: type[BaseModel], values: Any) -> BaseModel:

@@ -1,8 +1,9 @@
 """Predicting files: expand paths, directories and globs; preprocess; batch; report per image."""
 
-import glob
+import fnmatch
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,12 @@ class Prediction:
     file: str
     probabilities: list[float] = field(default_factory=list)
     error: str | None = None
-    preview: str | None = None
+    preview: str | None = None  # where the 28x28 image the model saw is (to be) written
+    pixels: np.ndarray | None = field(default=None, repr=False)
+
+    def save_preview(self, folder: Path) -> None:
+        if self.preview and self.pixels is not None:
+            Image.fromarray(self.pixels).save(folder / Path(self.preview).name)
 
     @property
     def digit(self) -> int:
@@ -57,27 +63,96 @@ class Prediction:
         return json.dumps(record)
 
 
+# Files named by the user: paths, folders and globs, each real file once, never a loop.
+MAX_FILES = 10_000
+_GLOB_CHARS = "*?["
+
+
 def expand_inputs(specs: str | Sequence[str]) -> tuple[list[Path], list[Prediction]]:
-    """Files named by paths, directories (their images) and globs; and the specs that found none."""
+    """Files named by paths, directories (their images) and globs; and the specs that found none.
+
+    A name that exists is taken as it is, even with glob characters in it (``br[1].png``).
+    Folders and globs follow symlinks but visit each real folder and file once, so a link
+    back into the tree neither loops nor repeats a file; more than ``MAX_FILES`` is refused.
+    """
     files: list[Path] = []
     failures: list[Prediction] = []
-    for spec in [specs] if isinstance(specs, str) else list(specs):
-        spec = str(spec)
+    seen: set[str] = set()
+    for spec in [specs] if isinstance(specs, str) else [str(item) for item in specs]:
         path = Path(spec).expanduser()
-        if any(char in spec for char in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
-            found = [m for m in matches if m.is_file()]
-            if not found:
-                failures.append(Prediction(spec, error=f"{spec}: no files match this pattern"))
-            files += found
-        elif path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                failures.append(Prediction(spec, error=f"{spec}: directory holds no images"))
-            files += found
+        if path.is_dir():
+            found = _images_in(path)
+            empty = "directory holds no images"
+        elif not path.exists() and any(char in spec for char in _GLOB_CHARS):
+            found = _glob(path)
+            empty = "no files match this pattern"
         else:
             files.append(path)  # a missing file is reported when it is read
+            continue
+        if not found:
+            failures.append(Prediction(spec, error=f"{spec}: {empty}"))
+        for file in found:
+            real = os.path.realpath(file)
+            if real not in seen:
+                seen.add(real)
+                files.append(file)
+        if len(files) > MAX_FILES:
+            raise UserError(
+                f"{spec} names more than {MAX_FILES:,} files; predict a smaller folder or pattern."
+            )
     return files, failures
+
+
+def _images_in(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as err:
+        raise UserError(f"Cannot read folder {folder}: {err.strerror or err}.") from err
+    return [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+
+
+def _glob(pattern: Path) -> list[Path]:
+    """Files matching ``pattern`` (``*``, ``?``, ``[...]``, ``**`` for any depth), walking
+    each real folder once."""
+    parts = pattern.parts
+    fixed = next(i for i, part in enumerate(parts) if any(c in part for c in _GLOB_CHARS))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    wanted = parts[fixed:]
+    deep = "**" in wanted
+    found: list[Path] = []
+    visited: set[tuple[int, int]] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            subfolders[:] = []
+            continue
+        relative = Path(folder).relative_to(root).parts
+        if (info.st_dev, info.st_ino) in visited or (not deep and len(relative) >= len(wanted)):
+            subfolders[:] = []
+            if (info.st_dev, info.st_ino) in visited:
+                continue
+        visited.add((info.st_dev, info.st_ino))
+        subfolders.sort()
+        for name in sorted(names):
+            if _matches((*relative, name), wanted):
+                found.append(Path(folder) / name)
+                if len(found) > MAX_FILES:
+                    raise UserError(
+                        f"{pattern} matches more than {MAX_FILES:,} files; narrow the pattern."
+                    )
+    return found
+
+
+def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether a relative path matches a glob split into parts (``**``: any number of folders)."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_matches(parts[skip:], pattern[1:]) for skip in range(len(parts) + 1))
+    if not parts or (parts[0].startswith(".") and not pattern[0].startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
 
 
 def preprocess_all(
@@ -114,9 +189,21 @@ def predict_files(
         for index, probs in zip(good, probabilities, strict=True):
             results[index].probabilities = probs
     if preview_dir is not None:
-        preview_dir.mkdir(parents=True, exist_ok=True)
         for index in good:
-            target = preview_dir / f"{index:04d}-{files[index].stem}.png"
-            Image.fromarray(arrays[index]).save(target)
-            results[index].preview = str(target)
+            results[index].pixels = arrays[index]  # type: ignore[assignment]
+            results[index].preview = str(preview_dir / f"{index:04d}-{files[index].stem}.png")
     return results
+
+
+def check_preview_dir(folder: Path) -> Path:
+    """``folder``, created if needed, after proving a file can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"Cannot write previews into {folder} ({err.strerror or err}); choose another "
+            "preview_dir or drop save_preview."
+        ) from err
+    return folder

@@ -33,6 +33,86 @@ STALE_REASON_TAG = "killed_reason"
 log = logging.getLogger(__name__)
 
 
+# Deadlines for talking to a tracking server: MLflow's own defaults retry for minutes. The
+# first look (GET /health) must answer within PROBE_TIMEOUT_S.
+SERVER_TIMEOUT_S = 10
+PROBE_TIMEOUT_S = 5
+_MLFLOW_HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": str(SERVER_TIMEOUT_S),
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+_reachable: set[str] = set()
+
+
+def client(tracking_uri: str) -> "MlflowClient":
+    """An MlflowClient for ``tracking_uri``, after checking the store can answer: a server
+    must reply to /health within the deadline; an SQLite file must be a database."""
+    from mlflow.tracking import MlflowClient
+
+    for name, value in _MLFLOW_HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+    if tracking_uri not in _reachable:
+        _check_store(tracking_uri)
+        _reachable.add(tracking_uri)
+    return MlflowClient(tracking_uri)
+
+
+def _check_store(tracking_uri: str) -> None:
+    scheme = urlparse(tracking_uri).scheme
+    if scheme in ("http", "https"):
+        import urllib.error
+        import urllib.request
+
+        try:
+            url = tracking_uri.rstrip("/") + "/health"
+            with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+                response.read(64)
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            reason = getattr(err, "reason", None) or err
+            raise UserError(
+                f"The MLflow tracking server at {tracking_uri} does not answer ({reason}); "
+                "start it (mlflow server ...) or fix logger.tracking_uri."
+            ) from None
+    database = sqlite_file(tracking_uri)
+    problem = _sqlite_problem(database) if database is not None and database.exists() else None
+    if problem:
+        raise UserError(
+            f"The MLflow store {database} {problem}; move it aside (the next training makes a "
+            "fresh one) or point logger.tracking_uri at another store."
+        )
+
+
+def _sqlite_problem(database: Path) -> str | None:
+    """What is wrong with an embedded store's database file, read without writing to it."""
+    import sqlite3
+
+    try:
+        with open(database, "rb") as handle:
+            header = handle.read(16)
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if not header:
+        return "is empty"
+    if header != b"SQLite format 3\x00":
+        return "is not an SQLite database"
+    try:
+        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            verdict = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+            query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+            tables = {row[0] for row in connection.execute(query)}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as err:
+        return f"is corrupt ({err})"
+    if verdict != "ok":
+        return f"is corrupt ({verdict})"
+    if "alembic_version" not in tables:
+        return "is not an MLflow store"
+    return None
+
+
 def is_local_store(tracking_uri: str) -> bool:
     """True for the embedded stores (SQLite file or plain folder), false for a tracking server."""
     return urlparse(tracking_uri).scheme in LOCAL_SCHEMES
@@ -67,18 +147,23 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | Non
     from contextlib import nullcontext
 
     from filelock import FileLock
-    from mlflow.tracking import MlflowClient
 
     database = sqlite_file(tracking_uri)
-    with FileLock(f"{database}.lock", timeout=120) if database else nullcontext():
-        client = MlflowClient(tracking_uri)
-        found = client.get_experiment_by_name(name)
-        experiment_id = (
-            found.experiment_id
-            if found
-            else client.create_experiment(name, artifact_location=artifact_location)
-        )
-    mark_stale_runs(client, experiment_id)
+    try:
+        with FileLock(f"{database}.lock", timeout=120) if database else nullcontext():
+            store = client(tracking_uri)
+            found = store.get_experiment_by_name(name)
+            experiment_id = (
+                found.experiment_id
+                if found
+                else store.create_experiment(name, artifact_location=artifact_location)
+            )
+    except PermissionError as err:
+        raise UserError(
+            f"Cannot write to the MLflow store at {tracking_uri} ({err.strerror}: "
+            f"{err.filename}); make mlruns/ writable or point logger.tracking_uri elsewhere."
+        ) from err
+    mark_stale_runs(store, experiment_id)
     return experiment_id
 
 
@@ -169,10 +254,9 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def get_run(tracking_uri: str, run_id: str) -> "Run":
     """The run ``run_id`` of the store, or a clear error when there is none."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     try:
-        return MlflowClient(tracking_uri).get_run(run_id)
+        return client(tracking_uri).get_run(str(run_id))
     except MlflowException as err:
         raise UserError(f"No MLflow run {run_id!r} in {tracking_uri}.") from err
 
@@ -182,11 +266,10 @@ def read_run_text(tracking_uri: str, run_id: str, artifact: str) -> str:
     import tempfile
 
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            local = MlflowClient(tracking_uri).download_artifacts(run_id, artifact, tmp)
+            local = client(tracking_uri).download_artifacts(run_id, artifact, tmp)
             return Path(local).read_text()
         except (MlflowException, OSError) as err:
             raise UserError(f"Run {run_id} has no readable {artifact} in {tracking_uri}.") from err
@@ -202,14 +285,12 @@ def find_best_checkpoint(
         raise ModelUnavailable(
             f"No trained model yet ({tracking_uri} is empty); run `make train` first."
         )
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
+    store = client(tracking_uri)
     if run_id:
         run = get_run(tracking_uri, run_id)
-        path = _local_artifact(client, run, BEST_CHECKPOINT)
+        path = _local_artifact(store, run, BEST_CHECKPOINT)
     else:
-        run, path = _best_complete_run(client, tracking_uri, experiment)
+        run, path = _best_complete_run(store, tracking_uri, experiment)
     score = run.data.metrics.get(BEST_METRIC)
     shown = f"{BEST_METRIC} {score:.4f}" if score is not None else "no validation score"
     return path, f"run {run.info.run_name} ({run.info.run_id}, {shown})", run.info.run_id
