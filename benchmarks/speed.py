@@ -92,7 +92,7 @@ def run_pipeline(settings: Settings, workdir: Path) -> TrainResult:
         "logger.run_name=benchmark",
     ]
     if settings.limit_batches:
-        overrides.append(f"+trainer.limit_train_batches={settings.limit_batches}")
+        overrides.append(f"trainer.limit_train_batches={settings.limit_batches}")
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     started = time.perf_counter()

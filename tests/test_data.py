@@ -127,8 +127,8 @@ def test_a_fresh_folder_downloads_verifies_and_trains(local_mirror: str, tmp_pat
         "data.download=true",
         f"data.mirrors=[{dead},{local_mirror}]",
         "data.verify_md5=true",
-        "+trainer.limit_train_batches=1",
-        "+trainer.limit_val_batches=1",
+        "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1",
         "logger=none",
     ]
     assert train(compose_train(overrides)) is not None

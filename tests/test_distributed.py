@@ -15,7 +15,7 @@ DDP = [
     "trainer.devices=2",
     # fp32 so that the single-process re-evaluation below computes exactly what the ranks did.
     "trainer.precision=32-true",
-    "+trainer.limit_train_batches=3",
+    "trainer.limit_train_batches=3",
 ]
 
 

@@ -18,7 +18,7 @@ def test_one_epoch_on_10k_real_images_reaches_95_percent(tmp_path: Path) -> None
         "data.val_size=5000",
         "data.batch_size=64",
         "data.eval_batch_size=1000",
-        "+trainer.limit_train_batches=157",  # 157 x 64 = 10,048 training images
+        "trainer.limit_train_batches=157",  # 157 x 64 = 10,048 training images
         "logger=none",
     ]
     assert train(compose_train(overrides)) >= 0.95

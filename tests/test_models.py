@@ -25,7 +25,7 @@ def test_model_trains_and_round_trips_through_inference(
         *fast_overrides(tmp_path, tiny_mnist),
         f"model={model}",
         "logger=none",
-        "+trainer.limit_train_batches=2",
+        "trainer.limit_train_batches=2",
         "data.augment=true",
     ]
     assert train(compose_train(overrides)) is not None

@@ -57,6 +57,9 @@ def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Pa
     assert len({run.data.tags["sweep"] for run in runs}) == 1
     first, second = sorted(runs, key=lambda run: run.info.start_time)
     assert second.info.start_time < first.info.end_time  # the two jobs overlapped in time
+    cores = len(os.sched_getaffinity(0))
+    # Each job got its share of the cores instead of all of them.
+    assert {run.data.tags["torch_threads"] for run in runs} == {str(max(1, cores // 2))}
 
 
 def test_submitit_launcher_runs_sweep_jobs_as_separate_processes(

@@ -70,6 +70,11 @@ def test_run_names_stay_unique_when_the_seed_is_fixed() -> None:
     assert make_run_name("seed_cnn") != first
 
 
+def test_run_names_say_what_the_command_changed() -> None:
+    overrides = ["model.optimizer.lr=3e-3", "data.batch_size=128", "paths.root_dir=/x", "seed=7"]
+    assert make_run_name("seed_cnn", overrides).startswith("seed_cnn-lr3e-3-bs128-seed7-")
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -48,6 +48,8 @@ class DigitClassifier(L.LightningModule):
         self._train_totals = torch.zeros(3)  # loss sum, correct, seen
         self.val_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
+        # Lets Lightning's model summary show each layer's sizes and real FLOPs.
+        self.example_input_array = torch.zeros(2, 1, 28, 28, dtype=torch.uint8)
         # The test set's probabilities, in order, from the one test pass (for the run's figures).
         self.test_probabilities: torch.Tensor | None = None
         self._test_chunks: list[torch.Tensor] = []

@@ -208,10 +208,30 @@ def mark_stale_runs(client: "MlflowClient", experiment_id: str) -> list[str]:
     return [run.info.run_id for run in stale]
 
 
-def make_run_name(model_name: str) -> str:
-    """Readable, sortable and unique even when the seed is fixed: ``seed_cnn-1125-181203-a3f9``."""
+# Short names for the settings people change most, in run names.
+_NAME_ABBREVIATIONS = {
+    "model.optimizer.lr": "lr",
+    "data.batch_size": "bs",
+    "trainer.max_epochs": "ep",
+    "data.augment": "aug",
+    "model.label_smoothing": "ls",
+}
+# Overrides that say where things are, not what ran: left out of names.
+_UNNAMED = ("paths.", "logger.", "hydra.", "data.root", "data.download", "data.mirrors", "model=")
+
+
+def make_run_name(model_name: str, overrides: list[str] | None = None) -> str:
+    """Readable, sortable and unique even when the seed is fixed: the model, then what the
+    command changed, then a time stamp: ``seed_cnn-lr3e-3-bs128-1125-181203-a3f9``."""
+    parts = [model_name]
+    for override in overrides or []:
+        key, _, value = override.lstrip("+~").partition("=")
+        if not value or override.lstrip("+~").startswith(_UNNAMED) or "trainer.enable" in key:
+            continue
+        short = _NAME_ABBREVIATIONS.get(key, key.rsplit(".", 1)[-1].replace("/", "_"))
+        parts.append(f"{short}{value}".replace(" ", "")[:24])
     stamp = datetime.now().strftime("%m%d-%H%M%S")
-    return f"{model_name}-{stamp}-{secrets.token_hex(2)}"
+    return f"{'-'.join(parts)[:80]}-{stamp}-{secrets.token_hex(2)}"
 
 
 def git_commit(directory: str | Path) -> str:

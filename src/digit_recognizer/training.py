@@ -2,15 +2,17 @@
 life belongs to the ``RunRecorder`` callback (recording.py)."""
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -22,7 +24,11 @@ from digit_recognizer.data import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
 from digit_recognizer.module import DigitClassifier
 from digit_recognizer.recording import RunLogger, RunRecorder
-from digit_recognizer.training_config import checked_training_config, resolved_precision
+from digit_recognizer.training_config import (
+    checked_training_config,
+    command_line_overrides,
+    resolved_precision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ def train(cfg: DictConfig) -> float | None:
 
 def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     """Build, fit and test a checked config (``checked_training_config``)."""
-    _print_lightning_logs_once()
+    _quiet_console()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: MNISTDataModule = build(cfg.data, "data")
@@ -60,6 +66,8 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     callbacks += [build(node, f"callbacks.{name}") for name, node in cfg.callbacks.items() if node]
     if logger is None:  # Lightning refuses an LR monitor with nothing to log to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if not cfg.trainer.get("enable_progress_bar", True):  # nor a bar it was told not to show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     callbacks.append(ThroughputMonitor())
     trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=logger or False)
     _check_distributed(cfg, trainer)
@@ -93,13 +101,29 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     return float(score) if score is not None else None
 
 
-def _print_lightning_logs_once() -> None:
+# Lightning's console lines that say nothing about this run: an advert, an upstream
+# deprecation, and a logging-interval hint for runs that log per epoch anyway.
+_NOISE = ("litlogger", "LeafSpec", "smaller than the logging interval")
+
+
+def _quiet_console() -> None:
+    """Lightning's messages printed once, without the noise above."""
     # `import lightning` gives its logger a console handler of its own; when Hydra has already
     # put one on the root logger, every Lightning message would be printed twice.
     if logging.getLogger().handlers:
         package_logger = logging.getLogger("lightning")
         for handler in list(package_logger.handlers):
             package_logger.removeHandler(handler)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropNoise) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropNoise())
+    for text in _NOISE:
+        warnings.filterwarnings("ignore", message=f".*{text}.*")
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in _NOISE)
 
 
 def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
@@ -163,7 +187,8 @@ def _build_logger(cfg: DictConfig) -> RunLogger | L.pytorch.loggers.Logger | Non
     return RunLogger(
         experiment_name=node.experiment_name,
         tracking_uri=node.tracking_uri,
-        run_name=node.get("run_name") or tracking.make_run_name(_model_choice(cfg)),
+        run_name=node.get("run_name")
+        or tracking.make_run_name(_model_choice(cfg), command_line_overrides()),
         tags=dict(node.get("tags") or {}),
         run_id=cfg.get("resume_run") or None,
         artifact_location=location,
@@ -200,6 +225,7 @@ def _run_tags(cfg: DictConfig) -> dict[str, str]:
         "data": "MNIST",
         "seed": str(cfg.get("seed")),
         "git_commit": tracking.git_commit(cfg.paths.root_dir),
+        "torch_threads": str(torch.get_num_threads()),
     }
     if HydraConfig.initialized():
         hydra_cfg = HydraConfig.get()

@@ -22,7 +22,7 @@ def checked_training_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
     and the checkpoint to start from."""
     start_from = cfg.get("ckpt_path")
     if cfg.get("resume_run"):
-        cfg, start_from = resumed_config(cfg, _command_line_overrides())
+        cfg, start_from = resumed_config(cfg, command_line_overrides())
     check_train_config(cfg)
     if start_from and not Path(start_from).is_file():
         raise UserError(f"ckpt_path={start_from} does not exist; give the path of a .ckpt file.")
@@ -64,7 +64,8 @@ def _check_strategy(trainer: DictConfig) -> None:
         )
 
 
-def _command_line_overrides() -> list[str]:
+def command_line_overrides() -> list[str]:
+    """The overrides of the Hydra command line (none outside a Hydra app)."""
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
