@@ -9,7 +9,7 @@ ARGS ?=
 # A read-only MNIST copy beside the clone, if any: linked into data/ so nothing downloads.
 SHARED_MNIST := $(wildcard $(abspath ../shared/data/MNIST/raw))
 
-.PHONY: install dev data train test lint format ui bench compare serve clean
+.PHONY: install dev data train test test-all lint format ui bench compare serve clean
 
 install: $(VENV)/.installed data
 dev: $(VENV)/.installed-dev data
@@ -39,6 +39,9 @@ train: install  ## 10-epoch SeedCNN run, logged to mlruns/ (extra overrides: mak
 
 test: dev  ## the default (fast) test suite
 	$(BIN)/python -m pytest $(ARGS)
+
+test-all: dev  ## the whole suite, the `slow` tests included
+	$(BIN)/python -m pytest -m "slow or not slow" $(ARGS)
 
 lint: dev
 	$(BIN)/ruff check .

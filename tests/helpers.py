@@ -118,10 +118,19 @@ def start_script(script: str, args: list[str], workdir: Path, **env: str) -> sub
 def wait_for(condition: Callable[[], Any], process: subprocess.Popen, timeout: float) -> None:
     """Poll ``condition`` until it holds; fail with the process's stderr if it ends first."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not _holds(condition):
         assert process.poll() is None, process.communicate()[1][-3000:]
         assert time.monotonic() < deadline, f"not reached in {timeout} s"
         time.sleep(0.05)
+
+
+def _holds(condition: Callable[[], Any]) -> bool:
+    # A folder that changes while it is listed (a checkpoint being renamed into place) can
+    # make pathlib's glob fail; that only means "not yet".
+    try:
+        return bool(condition())
+    except (OSError, StopIteration, RuntimeError):
+        return False
 
 
 def one_error_line(stderr: str) -> str:

@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import run_script
 
 
+@pytest.mark.slow  # a minute of subprocess start-ups; `make bench` runs it for real
 def test_tiny_benchmark_writes_its_table(tiny_mnist: Path, tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     args = ["--tiny", "--no-keras", f"--data-root={tiny_mnist}", f"--out={out}"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import copy_store, run_script, store_client, synthetic_digits
+from tests.helpers import copy_store, run_script, runs_of, store_client, synthetic_digits
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,19 @@ def test_best_run_is_chosen_from_the_store(images: Path, trained_store: Path) ->
     result = run_script("predict.py", [f"img={images}/digit0.png"], trained_store)
     assert result.returncode == 0, result.stderr
     assert "model: run good " in result.stderr
+
+
+def test_a_better_run_without_its_checkpoint_is_skipped_with_a_warning(
+    images: Path, trained_store: Path, tmp_path: Path
+) -> None:
+    store = copy_store(trained_store, tmp_path)
+    good = next(run for run in runs_of(store) if run.info.run_name == "good")
+    artifacts = Path(good.info.artifact_uri.removeprefix("file://"))
+    (artifacts / "checkpoints" / "best.ckpt").unlink()
+    result = run_script("predict.py", [f"{images}/digit0.png"], store)
+    assert result.returncode == 0, result.stderr
+    assert "model: run poor " in result.stderr
+    assert f"Skipping run good ({good.info.run_id})" in result.stderr
 
 
 def test_run_id_overrides_the_best_run(images: Path, trained_store: Path) -> None:

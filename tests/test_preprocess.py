@@ -170,3 +170,22 @@ def test_decompression_bomb_is_refused_fast_and_small(tmp_path: Path) -> None:
     assert "too many pixels" in message
     assert float(seconds) < 2.0 and time.perf_counter() - started < 10
     assert int(max_rss_kib) < 1_000_000  # KiB: under 1 GB
+
+
+def test_only_the_formats_people_upload_are_opened(tmp_path: Path) -> None:
+    eps = tmp_path / "drawing.eps"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    ppm = tmp_path / "scan.ppm"
+    Image.new("L", (40, 40), 255).save(ppm)
+    for path in (eps, ppm):
+        with pytest.raises(ImageRejected, match="not an image in a supported format"):
+            to_mnist_array(path)
+
+
+def test_a_float_image_holding_inf_is_refused(tmp_path: Path) -> None:
+    values = np.zeros((40, 40), dtype=np.float32)
+    values[10:30, 18:22] = np.inf
+    path = tmp_path / "float.tif"
+    Image.fromarray(values, mode="F").save(path)
+    with pytest.raises(ImageRejected, match="not finite"):
+        to_mnist_array(path)

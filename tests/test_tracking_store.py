@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.helpers import (
@@ -62,6 +63,7 @@ def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Pa
     assert {run.data.tags["torch_threads"] for run in runs} == {str(max(1, cores // 2))}
 
 
+@pytest.mark.slow  # the SLURM launcher's local twin: half a minute of job start-ups
 def test_submitit_launcher_runs_sweep_jobs_as_separate_processes(
     tiny_mnist: Path, tmp_path: Path
 ) -> None:

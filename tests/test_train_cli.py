@@ -38,6 +38,14 @@ def test_missing_data_is_one_line_and_exit_2_before_a_run(tmp_path: Path, downlo
     assert runs_of(tmp_path) == []
 
 
+def test_a_bad_value_is_one_line_exit_2_and_no_run(tiny_mnist: Path, tmp_path: Path) -> None:
+    args = [*fast_overrides(tmp_path, tiny_mnist, in_process=False), "trainer.max_epochs=abc"]
+    result = run_script("train.py", args, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "trainer.max_epochs='abc'" in one_error_line(result.stderr)
+    assert runs_of(tmp_path) == []
+
+
 def test_cfg_job_prints_the_resolved_config(tmp_path: Path) -> None:
     result = run_script("train.py", ["--cfg", "job", "data.batch_size=128"], tmp_path)
     assert result.returncode == 0, result.stderr

@@ -90,6 +90,7 @@ def test_run_names_say_what_the_command_changed() -> None:
         ("model.net.name=Nope", "Unknown net 'Nope'"),
         ("+model.net.width=20000", "SeedCNN takes no argument 'width'"),
         ("model.scheduler_interval=hourly", "model.scheduler_interval='hourly'"),
+        ("+trainer.strategy=ddp_spawn", "ddp_spawn) are not supported"),
     ],
 )
 def test_bad_config_values_are_refused_before_a_run_exists(

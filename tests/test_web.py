@@ -23,7 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def client(tiny_checkpoint: Path) -> TestClient:
-    return TestClient(create_app(load_classifier(tiny_checkpoint)))
+    return TestClient(create_app(load_classifier(tiny_checkpoint), hosts=("testserver",)))
 
 
 def test_health_and_page(client: TestClient) -> None:

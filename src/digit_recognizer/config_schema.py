@@ -162,6 +162,9 @@ class ServeConfig(ModelChoice):
     host: str
     port: Annotated[int, Field(ge=0, le=65_535)]
     max_upload_mb: Annotated[float, Field(gt=0, le=1024)]
+    hosts: list[str]
+    threads: Annotated[int, Field(ge=1, le=64)]
+    max_connections: Annotated[int, Field(ge=1, le=100_000)]
 
 
 class RegisterConfig(Section):

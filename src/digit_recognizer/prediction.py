@@ -14,9 +14,7 @@ from PIL import Image
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.inference import Classifier
-from digit_recognizer.preprocess import to_mnist_array
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+from digit_recognizer.preprocess import IMAGE_SUFFIXES, to_mnist_array
 
 
 @dataclass

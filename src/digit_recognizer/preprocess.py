@@ -10,15 +10,47 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import (
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageFilter,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+    WebPImagePlugin,
+)
+
+# Registered by importing them, so that Image.open(formats=...) finds exactly these.
+_PLUGINS = (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin)
+_PLUGINS += (TiffImagePlugin, WebPImagePlugin)
 
 from digit_recognizer.errors import UserError
 
-# Refuse anything larger before decoding it: a phone photo is at most ~50 MP.
+# The formats people upload, and the only Pillow plugins used to open a file (EPS would run
+# Ghostscript). A phone's multi-picture JPEG (MPO) opens through the JPEG plugin.
+IMAGE_FORMATS: dict[str, tuple[str, ...]] = {
+    "PNG": (".png",),
+    "JPEG": (".jpg", ".jpeg", ".jfif"),
+    "GIF": (".gif",),
+    "WEBP": (".webp",),
+    "BMP": (".bmp",),
+    "TIFF": (".tif", ".tiff"),
+}
+IMAGE_SUFFIXES = frozenset(suffix for suffixes in IMAGE_FORMATS.values() for suffix in suffixes)
+# Refuse anything larger before decoding it: a phone photo is at most ~50 MP, and decoding
+# (after JPEG's reduced draft) may take at most MAX_DECODE_BYTES of pixel data.
 MAX_PIXELS = 50_000_000
+MAX_DECODE_BYTES = 100 * 1024 * 1024
+_BITS_PER_BAND = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 # Photos are cut down to this size first: enough detail for a 20 px digit, and fast.
 WORKING_SIZE = 256
-_TOO_LARGE = f"too many pixels to decode safely (limit {MAX_PIXELS // 1_000_000} megapixels)"
+_TOO_LARGE = (
+    f"too many pixels to decode safely (limit {MAX_PIXELS // 1_000_000} megapixels or "
+    f"{MAX_DECODE_BYTES // 2**20} MB of pixel data)"
+)
 DIGIT_BOX = 20
 FRAME = 28
 
@@ -36,11 +68,16 @@ def load_image(source: str | Path | bytes) -> Image.Image:
             raise ImageRejected(f"{name}: empty file")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            image = Image.open(
+                io.BytesIO(source) if isinstance(source, bytes) else source,
+                formats=tuple(IMAGE_FORMATS),
+            )
             if image.width * image.height > MAX_PIXELS:
                 raise ImageRejected(f"{name}: {_TOO_LARGE}")
             image.seek(0)  # animations: the first frame
             image.draft("RGB", (WORKING_SIZE * 2, WORKING_SIZE * 2))  # JPEG: decode reduced
+            if decode_bytes(image) > MAX_DECODE_BYTES:
+                raise ImageRejected(f"{name}: {_TOO_LARGE}")
             image.load()
     except ImageRejected:
         raise
@@ -51,12 +88,19 @@ def load_image(source: str | Path | bytes) -> Image.Image:
     except PermissionError as err:
         raise ImageRejected(f"{name}: permission denied") from err
     except UnidentifiedImageError as err:
-        raise ImageRejected(f"{name}: not an image (or an unsupported format)") from err
+        allowed = ", ".join(IMAGE_FORMATS)
+        raise ImageRejected(f"{name}: not an image in a supported format ({allowed})") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageRejected(f"{name}: {_TOO_LARGE}") from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageRejected(f"{name}: truncated or corrupt image ({err})") from err
     return image
+
+
+def decode_bytes(image: Image.Image) -> int:
+    """Bytes of pixel data decoding ``image`` would produce: pixels x bands x bit depth."""
+    bits = _BITS_PER_BAND.get(image.mode, 8) * len(image.getbands())
+    return image.width * image.height * bits // 8
 
 
 def to_grayscale(image: Image.Image) -> np.ndarray:
@@ -65,6 +109,8 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)  # keeps aspect
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         values = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise ImageRejected("holds pixel values that are not finite numbers (inf or NaN)")
         low, high = float(values.min()), float(values.max())
         return (values - low) / (high - low) if high > low else np.zeros_like(values)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -163,7 +209,10 @@ def to_mnist_array(source: str | Path | bytes | Image.Image) -> np.ndarray:
     """The full path: file, bytes or PIL image -> 28x28 uint8 MNIST-style digit."""
     name = "upload" if isinstance(source, bytes | Image.Image) else str(source)
     image = source if isinstance(source, Image.Image) else load_image(source)
-    grey = to_grayscale(image)
+    try:
+        grey = to_grayscale(image)
+    except ImageRejected as err:
+        raise ImageRejected(f"{name}: {err}") from None
     return center_in_frame(isolate_digit(ink_map(grey), name))
 
 

@@ -1,21 +1,39 @@
-"""The web app: a page to draw or upload a digit, and a JSON API over the same predict path."""
+"""The web app: a page to draw or upload a digit, and a JSON API over the same predict path.
+
+Every request body is read as a stream and counted, whatever its framing (Content-Length,
+chunked, multipart, JSON), and refused with 413 the moment it passes the limit. Decoding,
+preprocessing and inference run on a bounded pool of threads, off the event loop, so
+``/health`` stays fast; a request beyond the pool and its short queue gets 503 at once.
+"""
 
 import base64
 import binascii
 import io
+import json
+import os
 from pathlib import Path
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
 from pydantic import BaseModel
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect
 
 from digit_recognizer.inference import Classifier
 from digit_recognizer.preprocess import ImageRejected, to_mnist_array
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# A tiny SVG digit for the browser tab, so /favicon.ico is not a 404.
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16"'
+    b' rx="3" fill="#2f6fde"/><text x="8" y="13" font-size="12" text-anchor="middle"'
+    b' fill="#fff" font-family="sans-serif">7</text></svg>'
+)
 
 
 class Prediction(BaseModel):
@@ -31,58 +49,105 @@ class Health(BaseModel):
     model: str
 
 
-def create_app(classifier: Classifier, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """A FastAPI app answering with ``classifier``; uploads over ``max_upload_bytes`` get 413."""
+def create_app(
+    classifier: Classifier,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    hosts: tuple[str, ...] = LOCAL_HOSTS,
+    threads: int = max(1, min(4, os.cpu_count() or 1)),
+    queue: int = 16,
+) -> FastAPI:
+    """A FastAPI app answering with ``classifier``. Uploads over ``max_upload_bytes`` get 413;
+    a Host header outside ``hosts`` gets 400; more than ``threads + queue`` predictions in
+    flight get 503 with Retry-After."""
     app = FastAPI(title="digit-recognizer", summary="Recognise a handwritten digit.")
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     page = PAGE.read_text()
+    workers = anyio.CapacityLimiter(threads)
+    # base64 in JSON is 4/3 of the file, plus the form or JSON around it.
+    body_limit = max_upload_bytes * 4 // 3 + 64 * 1024
+    in_flight = 0  # touched only on the event loop
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return page
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml")
+
     @app.get("/health")
-    def health() -> Health:
+    async def health() -> Health:
         return Health(status="ok", model=classifier.source)
 
     @app.post(
         "/api/predict",
-        responses={400: {"description": "not a digit image"}, 413: {"description": "too large"}},
+        responses={
+            400: {"description": "not a digit image"},
+            413: {"description": "too large"},
+            503: {"description": "busy: retry after the Retry-After seconds"},
+        },
     )
-    async def predict(request: Request) -> Prediction:
+    async def predict(request: Request) -> Response:
         """Send an image as multipart form field ``file``, or JSON ``{"image": "data:image/png;base64,..."}``."""
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_upload_bytes + 64 * 1024:
-            raise _too_large(max_upload_bytes)
-        data = await _read_image_bytes(request, max_upload_bytes)
+        nonlocal in_flight
+        if in_flight >= threads + queue:
+            return JSONResponse(
+                {"detail": "busy; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+            )
+        in_flight += 1
         try:
-            digit = to_mnist_array(data)
-        except ImageRejected as err:
-            raise HTTPException(400, str(err).removeprefix("upload: ")) from err
-        probabilities = classifier.predict(digit[None]).squeeze(0).tolist()
-        best = int(np.argmax(probabilities))
-        return Prediction(
-            digit=best,
-            confidence=probabilities[best],
-            probabilities=probabilities,
-            model=classifier.source,
-            preview=_png_data_url(digit),
-        )
+            try:
+                body = await _read_body(request, body_limit, max_upload_bytes)
+            except ClientDisconnect:
+                return Response(status_code=499)  # nobody is left to answer
+            data = await _image_bytes(request, body, max_upload_bytes)
+            return await anyio.to_thread.run_sync(_answer, classifier, data, limiter=workers)
+        finally:
+            in_flight -= 1
 
     return app
 
 
-async def _read_image_bytes(request: Request, limit: int) -> bytes:
+def _answer(classifier: Classifier, data: bytes) -> JSONResponse:
+    """Decode, preprocess and classify one image (runs on a worker thread)."""
+    try:
+        digit = to_mnist_array(data)
+    except ImageRejected as err:
+        return JSONResponse({"detail": str(err).removeprefix("upload: ")}, status_code=400)
+    probabilities = classifier.predict(digit[None]).squeeze(0).tolist()
+    best = int(np.argmax(probabilities))
+    answer = Prediction(
+        digit=best,
+        confidence=probabilities[best],
+        probabilities=probabilities,
+        model=classifier.source,
+        preview=_png_data_url(digit),
+    )
+    return JSONResponse(answer.model_dump())
+
+
+async def _read_body(request: Request, limit: int, upload_limit: int) -> bytes:
+    """The whole body, counted as it streams in; 413 as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(upload_limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(upload_limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _image_bytes(request: Request, body: bytes, limit: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=4, max_part_size=limit + 1)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(400, "send the image as the multipart field 'file'")
-        data = await upload.read(limit + 1)
+        data = await _form_file(request, body, limit)
     elif content_type.startswith("application/json"):
         try:
-            payload = await request.json()
-        except ValueError as err:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as err:  # RecursionError: nested too deep
             raise HTTPException(400, "the JSON body does not parse") from err
         data = _decode_data_url(payload.get("image") if isinstance(payload, dict) else None)
     else:
@@ -94,8 +159,28 @@ async def _read_image_bytes(request: Request, limit: int) -> bytes:
     return data
 
 
+async def _form_file(request: Request, body: bytes, limit: int) -> bytes:
+    """The ``file`` field of a multipart body already read (and counted) in memory."""
+
+    async def replay() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(request.scope, replay).form(
+            max_files=1, max_fields=4, max_part_size=limit + 1
+        ) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(400, "send the image as the multipart field 'file'")
+            return await upload.read(limit + 1)
+    except HTTPException:
+        raise
+    except Exception as err:  # a malformed form: the parser's own words
+        raise HTTPException(400, f"the multipart body does not parse ({err})") from err
+
+
 def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"upload over {limit // (1024 * 1024)} MB")
+    return HTTPException(413, f"upload over {limit / (1024 * 1024):.0f} MB")
 
 
 def _decode_data_url(value: object) -> bytes:

@@ -1,0 +1,174 @@
+"""The real server under hostile traffic, on loopback, bounded in count and time: bodies over
+the limit in any framing, disconnects, a burst of large legal images while /health is
+polled, foreign hosts and formats. Memory is read from /proc; the log must hold no
+traceback."""
+
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import ROOT, free_port, wait_until_healthy
+
+LIMIT_MB = 1
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("hostile")
+    port = free_port()
+    log_path = folder / "server.log"
+    log = log_path.open("w")
+    temp = folder / "tmp"
+    temp.mkdir()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "serve.py"),
+            f"ckpt={tiny_checkpoint}",
+            f"port={port}",
+            f"max_upload_mb={LIMIT_MB}",
+            "logger=none",
+        ],
+        cwd=folder,
+        env={**os.environ, "PROJECT_ROOT": str(folder), "TMPDIR": str(temp)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(url, process, log_path)
+    yield url, process, log_path, temp
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def rss_mb(process: subprocess.Popen) -> float:
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
+def raw_request(port: int, head: bytes, chunks, read: bool = True) -> bytes:
+    """Send a request by hand (chunked bodies, partial bodies); returns what came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed on us: it refused the body
+        if not read:
+            return b""
+        try:
+            return sock.recv(4096)
+        except (ConnectionResetError, TimeoutError):
+            return b""
+
+
+def chunked(total_mb: int, piece: bytes = b"A" * 65536):
+    for _ in range(total_mb * 16):
+        yield f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def test_oversized_bodies_in_any_framing_get_413_and_keep_memory(hostile_server) -> None:
+    url, process, _, temp = hostile_server
+    port = int(url.rsplit(":", 1)[1])
+    baseline = rss_mb(process)
+    for content_type in ("application/json", "multipart/form-data; boundary=x"):
+        head = (
+            f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        answer = raw_request(port, head, chunked(64))  # 64 MB, no Content-Length
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    declared = b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
+    assert raw_request(port, declared, [b"{}"]).startswith(b"HTTP/1.1 413")
+    assert rss_mb(process) < baseline + 300
+    assert list(temp.iterdir()) == []  # nothing spooled to disk
+
+
+def test_disconnects_and_stalls_leave_no_traceback(hostile_server) -> None:
+    url, _, log_path, _ = hostile_server
+    port = int(url.rsplit(":", 1)[1])
+    head = (
+        b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 500000\r\n\r\n"
+    )
+    for _ in range(20):  # the client goes away halfway through its body
+        raw_request(port, head, [b'{"image": "' + b"A" * 1000], read=False)
+    nested = b"[" * 100_000 + b"]" * 100_000
+    deep = httpx.post(
+        f"{url}/api/predict", content=nested, headers={"content-type": "application/json"}
+    )
+    assert deep.status_code == 400
+    time.sleep(1.0)
+    assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+    assert "Traceback" not in log_path.read_text()
+
+
+def test_health_stays_fast_during_a_burst_of_large_images(hostile_server) -> None:
+    url, _, log_path, _ = hostile_server
+    # 16 megapixels of white paper with a dark stroke: a small file, 48 MB to decode.
+    paper = Image.new("RGB", (4000, 4000), "white")
+    paper.paste((20, 20, 20), (1900, 1000, 2100, 3000))
+    photo = io.BytesIO()
+    paper.save(photo, "PNG")
+    big = photo.getvalue()
+    assert len(big) < LIMIT_MB * 2**20
+    latencies: list[float] = []
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not done.is_set():
+                started = time.perf_counter()
+                client.get(f"{url}/health")
+                latencies.append((time.perf_counter() - started) * 1000)
+                time.sleep(0.02)
+
+    def upload(data: bytes) -> None:
+        with httpx.Client(timeout=60) as client:
+            statuses.append(
+                client.post(f"{url}/api/predict", files={"file": ("x.png", data)}).status_code
+            )
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    threads = [threading.Thread(target=upload, args=(big,)) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    done.set()
+    poller.join()
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 1
+    assert statistics.quantiles(latencies, n=20)[-1] < 100  # p95 in ms
+    assert "Traceback" not in log_path.read_text()
+
+
+def test_foreign_hosts_and_unsupported_formats_are_refused(hostile_server, tmp_path: Path) -> None:
+    url, _, _, _ = hostile_server
+    assert httpx.get(f"{url}/health", headers={"host": "evil.example"}).status_code == 400
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    refused = httpx.post(f"{url}/api/predict", files={"file": ("x.eps", eps)})
+    assert refused.status_code == 400 and "supported format" in refused.json()["detail"]
+    values = np.zeros((40, 40), dtype=np.float32)
+    values[5:35, 18:22] = np.inf
+    tiff = io.BytesIO()
+    Image.fromarray(values, mode="F").save(tiff, "TIFF")
+    refused = httpx.post(f"{url}/api/predict", files={"file": ("x.tif", tiff.getvalue())})
+    assert refused.status_code == 400 and "not finite" in refused.json()["detail"]
+    assert httpx.get(f"{url}/favicon.ico").status_code == 200
