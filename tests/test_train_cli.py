@@ -52,6 +52,7 @@ def test_cfg_job_prints_the_resolved_config(tmp_path: Path) -> None:
     assert "batch_size: 128" in result.stdout and "_target_: torch.optim.Adam" in result.stdout
 
 
+@pytest.mark.slow  # the Optuna and joblib sweeps cover multirun grouping in the default run
 def test_multirun_gives_one_grouped_run_per_job(tiny_mnist: Path, tmp_path: Path) -> None:
     args = ["-m", *fast_overrides(tmp_path, tiny_mnist, in_process=False)]
     result = run_script("train.py", [*args, "model.optimizer.lr=1e-3,3e-3"], tmp_path)
@@ -123,7 +124,8 @@ def test_a_killed_training_shows_stale_and_the_next_one_ends_it(
     tiny_mnist: Path, tmp_path: Path
 ) -> None:
     args = fast_overrides(tmp_path, tiny_mnist, in_process=False)
-    process = start_script("train.py", [*args, "trainer.max_epochs=1000"], tmp_path)
+    victim = [*args, "trainer.max_epochs=1000", "logger.run_name=victim"]
+    process = start_script("train.py", victim, tmp_path)
     wait_for(lambda: list(tmp_path.glob("logs/runs/*/checkpoints/last.ckpt")), process, 180)
     process.kill()  # SIGKILL: no handler runs, the run stays RUNNING
     process.communicate(timeout=30)
@@ -132,7 +134,7 @@ def test_a_killed_training_shows_stale_and_the_next_one_ends_it(
 
     table = run_script("compare.py", [], tmp_path)
     assert table.returncode == 0, table.stderr
-    assert "stale" in next(line for line in table.stdout.splitlines() if run.info.run_name in line)
+    assert "stale" in next(line for line in table.stdout.splitlines() if "victim" in line)
 
     assert run_script("train.py", args, tmp_path).returncode == 0
     runs = {r.info.run_id: r for r in runs_of(tmp_path)}

@@ -23,11 +23,11 @@ from PIL import (
     WebPImagePlugin,
 )
 
+from digit_recognizer.errors import UserError
+
 # Registered by importing them, so that Image.open(formats=...) finds exactly these.
 _PLUGINS = (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin)
 _PLUGINS += (TiffImagePlugin, WebPImagePlugin)
-
-from digit_recognizer.errors import UserError
 
 # The formats people upload, and the only Pillow plugins used to open a file (EPS would run
 # Ghostscript). A phone's multi-picture JPEG (MPO) opens through the JPEG plugin.

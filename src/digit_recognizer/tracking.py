@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,7 +232,7 @@ def make_run_name(model_name: str, overrides: list[str] | None = None) -> str:
         short = _NAME_ABBREVIATIONS.get(key, key.rsplit(".", 1)[-1].replace("/", "_"))
         parts.append(f"{short}{value}".replace(" ", "")[:24])
     stamp = datetime.now().strftime("%m%d-%H%M%S")
-    return f"{'-'.join(parts)[:80]}-{stamp}-{secrets.token_hex(2)}"
+    return f"{'-'.join(parts)[:48]}-{stamp}-{secrets.token_hex(2)}"
 
 
 def git_commit(directory: str | Path) -> str:
@@ -337,8 +338,8 @@ def _best_complete_run(
             continue
         try:
             return run, _local_artifact(client, run, BEST_CHECKPOINT)
-        except ModelUnavailable as err:
-            log.warning("Skipping run %s (%s): %s", run.info.run_name, run.info.run_id, err)
+        except ModelUnavailable as err:  # said on stderr: the user asked for "the best run"
+            print(f"Skipping run {run.info.run_name} ({run.info.run_id}): {err}", file=sys.stderr)
     raise ModelUnavailable(
         f"No finished training run with a best checkpoint in experiment {experiment!r} at "
         f"{tracking_uri}; run `make train` first (or pass ckpt=PATH)."
