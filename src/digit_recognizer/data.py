@@ -12,7 +12,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.mnist_files import ensure_files, find_raw_dir, load_split
+from digit_recognizer.mnist_files import ensure_files, load_split
 
 
 class InMemoryDigits(Dataset):
@@ -112,7 +112,7 @@ class MNISTDataModule(L.LightningDataModule):
         ensure_files(self.root, self.download, self.mirrors)
 
     def setup(self, stage: str | None = None) -> None:
-        raw_dir = find_raw_dir(self.root) or ensure_files(self.root, self.download, self.mirrors)
+        raw_dir = ensure_files(self.root, self.download, self.mirrors)  # finds them first
         if stage in (None, "fit", "validate") and self.train_set is None:
             images, labels = load_split(raw_dir, "train", self.verify_md5)
             if self.val_size >= len(labels):
