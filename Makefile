@@ -61,7 +61,8 @@ serve: install  ## the draw-or-upload page on http://127.0.0.1:8000 (API docs at
 compare: install  ## the store's best runs as a table
 	$(BIN)/python scripts/compare.py $(ARGS)
 
-ui: install  ## MLflow UI over the embedded store on http://127.0.0.1:5000
+ui: install  ## MLflow UI over the embedded store on http://127.0.0.1:5000 (prints links to the runs first)
+	-@$(BIN)/python scripts/compare.py top=5
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port 5000
 

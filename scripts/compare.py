@@ -11,7 +11,7 @@ def main(cfg: DictConfig) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from digit_recognizer.comparison import COLUMNS, top_runs
+    from digit_recognizer.comparison import COLUMNS, top_runs, ui_links
 
     checked_options("CompareConfig", cfg)
     rows = top_runs(
@@ -29,7 +29,13 @@ def main(cfg: DictConfig) -> None:
         )
     for row in rows:
         table.add_row(*(_cell(column, row[column]) for column in COLUMNS))
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    if rows:
+        links = ui_links(cfg.ui_url, rows[0]["experiment_id"], [row["run_id"] for row in rows])
+        console.print(f"In the MLflow UI (make ui), the runs: {links['runs']}", soft_wrap=True)
+        if "compare" in links:
+            console.print(f"these {len(rows)} side by side: {links['compare']}", soft_wrap=True)
 
 
 def _cell(column: str, value: object) -> str:

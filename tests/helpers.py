@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
-from PIL import Image
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "conf")
@@ -39,13 +39,14 @@ def write_idx(path: Path, data: torch.Tensor) -> Path:
 
 
 def synthetic_digits(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Learnable stand-ins for digits: class k lights a bar whose place depends on k, plus noise."""
+    """Learnable stand-ins for digits: class k lights an upright bar (drawn, it reads as a '1',
+    never as a flat line) whose place depends on k, plus noise."""
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 10, (count,), generator=generator)
     images = torch.randint(0, 40, (count, 28, 28), generator=generator)
     for index, label in enumerate(labels.tolist()):
-        row = 4 + 2 * label
-        images[index, row : row + 3, 4:24] = 255
+        column = 4 + 2 * label
+        images[index, 4:24, column : column + 3] = 255
     return images.to(torch.uint8), labels.to(torch.uint8)
 
 
@@ -214,6 +215,15 @@ def digit_png(size: int = 140) -> bytes:
     inked = 255 - np.where(digit > 100, digit, 0).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(inked).resize((size, size)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def dot_png(canvas: int = 280, pen: int = 18) -> bytes:
+    """The page's canvas with a single dot of its pen on it: ink, but no digit."""
+    image = Image.new("L", (canvas, canvas), 255)
+    ImageDraw.Draw(image).ellipse([130, 130, 130 + pen, 130 + pen], fill=17)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
     return buffer.getvalue()
 
 

@@ -1,13 +1,22 @@
 """scripts/predict.py end to end: output formats, exit codes, model choice."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import copy_store, run_script, runs_of, store_client, synthetic_digits
+from digit_recognizer.prediction import percent
+from tests.helpers import (
+    copy_store,
+    dot_png,
+    run_script,
+    runs_of,
+    store_client,
+    synthetic_digits,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +29,22 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Image.fromarray(inked).resize((140, 140)).save(folder / f"digit{index}.png")
     (folder / "broken.png").write_bytes(b"not an image at all")
     Image.new("L", (50, 50), 255).save(folder / "blank.png")
+    (folder / "dot.png").write_bytes(dot_png())
     return folder
+
+
+@pytest.mark.parametrize(
+    ("probability", "text"),
+    [
+        (1.0, ">99.99%"),
+        (0.99996, ">99.99%"),
+        (0.99971, "99.97%"),
+        (0.992, "99.20%"),
+        (0.5, "50.0%"),
+    ],
+)
+def test_percentages_tell_confident_answers_apart(probability: float, text: str) -> None:
+    assert percent(probability) == text
 
 
 def test_json_output_and_exit_0(images: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -48,12 +72,14 @@ def test_mixed_inputs_exit_1_and_report_each_failure(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 3
+    assert len(errors) == 4
+    assert any("dot.png: no digit found (the ink is a speck" in line for line in errors)
     assert any("broken.png: not an image" in line for line in errors)
     assert any("blank.png: no digit found" in line for line in errors)
     assert any("missing.png: no such file" in line for line in errors)
     predicted = result.stdout.splitlines()
     assert len(predicted) == 2 and all("top 3:" in line for line in predicted)
+    assert all(re.search(r": \d \((>99\.99|99\.\d\d|\d{1,2}\.\d)%\)", line) for line in predicted)
     previews = sorted((tmp_path / "logs" / "previews").glob("*.png"))
     assert len(previews) == 2 and Image.open(previews[0]).size == (28, 28)
 

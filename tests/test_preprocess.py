@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from digit_recognizer.preprocess import ImageRejected, to_mnist_array
-from tests.helpers import png_bomb
+from tests.helpers import dot_png, png_bomb
 
 
 def stroke_digit(size: tuple[int, int] = (200, 160), box=(60, 30, 110, 140)) -> np.ndarray:
@@ -123,11 +123,27 @@ def test_first_frame_of_an_animation() -> None:
         (encode(Image.new("L", (300, 200), 250)), "no digit found"),
         (encode(Image.new("L", (1, 1), 0)), "no digit found"),
         (encode(Image.new("RGB", (64, 64), (12, 200, 40))), "no digit found"),
+        (dot_png(), "no digit found .the ink is a speck"),
+        (encode(Image.fromarray(stroke_digit(box=(20, 75, 180, 85)))), "a flat line"),
     ],
 )
 def test_bad_input_is_rejected_with_a_reason(payload: bytes, reason: str) -> None:
     with pytest.raises(ImageRejected, match=reason):
         to_mnist_array(payload)
+
+
+def test_a_small_thin_digit_in_a_wide_image_is_kept_whole() -> None:
+    """A pen line of 1-2 px after the working-size cut mostly vanishes in the speck filter; the
+    digit must still be cropped whole, not to the few pixels that survived it."""
+    canvas = np.full((120, 430), 250, dtype=np.uint8)
+    canvas[30:32, 300:330] = 30  # a thin '7': bar on top, diagonal down
+    for row in range(30, 75):
+        col = 330 - (row - 30) * 20 // 45
+        canvas[row, col - 1 : col + 1] = 30
+    frame = to_mnist_array(encode(Image.fromarray(canvas)))
+    rows = np.nonzero(frame > 40)[0]
+    assert rows.max() - rows.min() >= 17  # the whole height, scaled to ~20 px
+    assert frame[rows.min() : rows.min() + 4].sum() > frame[rows.max() - 3 :].sum()  # bar on top
 
 
 def test_missing_file_and_directory_are_rejected(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 from benchmarks.loadtest import run_load
 from digit_recognizer.inference import load_classifier
 from digit_recognizer.web import create_app
-from tests.helpers import ROOT, digit_png, free_port, png_bomb, wait_until_healthy
+from tests.helpers import ROOT, digit_png, dot_png, free_port, png_bomb, wait_until_healthy
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,6 +59,7 @@ def test_png_data_url_is_predicted(client: TestClient) -> None:
     [
         (b"definitely not an image", "not an image"),
         (None, "no digit found"),  # a blank page
+        (dot_png(), "no digit found (the ink is a speck"),  # one dot of the page's pen
         (png_bomb(), "too many pixels"),
     ],
 )

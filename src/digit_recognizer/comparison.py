@@ -1,6 +1,8 @@
 """The top runs of an MLflow experiment as rows a terminal table can show."""
 
+import json
 from typing import Any
+from urllib.parse import quote
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.tracking import BEST_METRIC, is_stale
@@ -63,6 +65,8 @@ def top_runs(
         end = run.info.end_time or run.info.start_time
         rows.append(
             {
+                "run_id": run.info.run_id,
+                "experiment_id": run.info.experiment_id,
                 "run": run.info.run_name,
                 "model": tags.get("model", "?"),
                 "sweep": tags.get("sweep"),
@@ -77,3 +81,19 @@ def top_runs(
             }
         )
     return rows
+
+
+def ui_links(ui_url: str, experiment_id: str, run_ids: list[str]) -> dict[str, str]:
+    """Links into the MLflow UI: the experiment's runs, and these runs side by side.
+
+    MLflow 3.x opens an experiment on its GenAI overview unless the browser last chose
+    "Model training" (kept in the browser, not in the store); ``workflowType`` in the link
+    chooses it, so the link lands on the runs whatever the browser chose before.
+    """
+    base = ui_url.rstrip("/")
+    mode = "workflowType=machine_learning"
+    links = {"runs": f"{base}/#/experiments/{experiment_id}/runs?{mode}"}
+    if len(run_ids) > 1:
+        runs, experiments = (quote(json.dumps(ids), safe="") for ids in (run_ids, [experiment_id]))
+        links["compare"] = f"{base}/#/compare-runs?runs={runs}&experiments={experiments}&{mode}"
+    return links

@@ -179,6 +179,7 @@ class CompareConfig(Section):
     filter: str
     sort: Annotated[str, Field(min_length=1)]
     status: Literal["active", "all"]
+    ui_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
 
 
 def check_train_config(cfg: DictConfig) -> None:

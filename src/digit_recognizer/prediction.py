@@ -42,8 +42,10 @@ class Prediction:
     def as_text(self) -> str:
         if self.error:
             return f"error: {self.error}"
-        top3 = ", ".join(f"{d} {p:.1%}" for d, p in self.top())
-        line = f"{self.file}: {self.digit} ({self.probabilities[self.digit]:.1%})  top 3: {top3}"
+        top3 = ", ".join(f"{d} {percent(p)}" for d, p in self.top())
+        line = (
+            f"{self.file}: {self.digit} ({percent(self.probabilities[self.digit])})  top 3: {top3}"
+        )
         return line + (f"  preview: {self.preview}" if self.preview else "")
 
     def as_json(self) -> str:
@@ -59,6 +61,14 @@ class Prediction:
         if self.preview:
             record["preview"] = self.preview
         return json.dumps(record)
+
+
+def percent(probability: float) -> str:
+    """Enough digits to tell 99.97% from 99.2%, never a rounded-up "100.0%" (the page's rule)."""
+    value = 100 * probability
+    if value >= 99.995:
+        return ">99.99%"
+    return f"{value:.2f}%" if value >= 99 else f"{value:.1f}%"
 
 
 # Files named by the user: paths, folders and globs, each real file once, never a loop.

@@ -22,6 +22,7 @@ from PIL import (
     UnidentifiedImageError,
     WebPImagePlugin,
 )
+from scipy import ndimage
 
 from digit_recognizer.errors import UserError
 
@@ -53,6 +54,11 @@ _TOO_LARGE = (
 )
 DIGIT_BOX = 20
 FRAME = 28
+# Ink that spans less than this share of the image's shorter side is a speck (a dot, a smudge),
+# not a digit: blown up to 20 px it would be read as a digit "for sure". A digit is also never
+# much wider than tall; a wide flat stroke is a dash or an underline.
+MIN_INK_SHARE = 0.1
+MAX_INK_WIDTH_PER_HEIGHT = 4.0
 
 
 class ImageRejected(UserError):
@@ -153,17 +159,18 @@ def _otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     return float((np.argmax(between) + 1) / bins)
 
 
-def _open3(mask: np.ndarray) -> np.ndarray:
-    """Binary opening with a 3x3 square (erode, then dilate), as separable shifts."""
+def _strokes(mask: np.ndarray) -> np.ndarray:
+    """The strokes of ``mask`` without isolated specks of noise.
 
-    def erode_or_dilate(array: np.ndarray, combine: np.ufunc) -> np.ndarray:
-        for axis in (0, 1):
-            padded = np.pad(array, [(1, 1) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
-            size = array.shape[axis]
-            array = combine.reduce([padded.take(range(i, i + size), axis=axis) for i in range(3)])
-        return array
-
-    return erode_or_dilate(erode_or_dilate(mask, np.logical_and), np.logical_or)
+    An opening (erode, then dilate, 3x3) removes specks; a thin stroke may lose most of its
+    pixels in it too, so what is kept is every connected piece of ink that survives the
+    opening somewhere, whole. A digit drawn with a hairline pen, which vanishes in the
+    opening, keeps the plain mask.
+    """
+    survivors = ndimage.binary_opening(mask, structure=np.ones((3, 3)))
+    pieces, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    kept = np.isin(pieces, np.unique(pieces[survivors]))
+    return kept if kept.sum() >= 0.3 * mask.sum() else mask
 
 
 def isolate_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
@@ -172,17 +179,25 @@ def isolate_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
         raise ImageRejected(f"{name}: no digit found")
     threshold = max(_otsu_threshold(ink), 0.1)
     mask = ink > threshold
-    # An opening (erode, then dilate) drops isolated specks of noise before the crop; a digit
-    # drawn with a hairline pen would vanish with them, so then the plain mask is used.
-    solid = _open3(mask)
-    if solid.sum() < 0.3 * mask.sum():
-        solid = mask
+    solid = _strokes(mask)
     if solid.sum() < 4 or solid.mean() > 0.6:
         raise ImageRejected(f"{name}: no digit found")
     rows, cols = np.nonzero(solid)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    _check_ink_shape(bottom - top, right - left, min(ink.shape), name)
     digit = np.where(ink > threshold * 0.5, ink, 0.0)[top:bottom, left:right]
     return digit / max(float(digit.max()), 1e-6)
+
+
+def _check_ink_shape(height: int, width: int, image_side: int, name: str) -> None:
+    """Refuse ink too small or too flat to be a digit, with a reason a person understands."""
+    if max(height, width) < MIN_INK_SHARE * image_side:
+        raise ImageRejected(
+            f"{name}: no digit found (the ink is a speck: it spans "
+            f"{max(height, width) / image_side:.0%} of the image; write the digit larger)"
+        )
+    if width > MAX_INK_WIDTH_PER_HEIGHT * height:
+        raise ImageRejected(f"{name}: no digit found (the ink is a flat line, not a digit)")
 
 
 def center_in_frame(digit: np.ndarray) -> np.ndarray:
