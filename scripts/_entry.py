@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
 # Configs resolve every path from here, so runs land in this clone whatever the current directory.
-os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
+# An empty PROJECT_ROOT counts as unset: it would put the store at /mlruns.
+if not os.environ.get("PROJECT_ROOT"):
+    os.environ["PROJECT_ROOT"] = str(PROJECT_ROOT)
 
 
 def hydra_quoted(value: str) -> str:
@@ -27,6 +29,15 @@ def hydra_quoted(value: str) -> str:
     escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
     escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped)
     return "'" + escaped.replace("${", "\\${") + "'"
+
+
+# Hydra's command-line flags that take the next argument as their value.
+HYDRA_FLAGS_WITH_VALUE = frozenset(
+    {
+        *("--cfg", "-c", "--package", "-p", "--config-path", "-cp"),
+        *("--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"),
+    }
+)
 
 
 def path_arguments(argv: list[str], path_keys: Iterable[str], list_key: str | None) -> list[str]:
@@ -40,10 +51,16 @@ def path_arguments(argv: list[str], path_keys: Iterable[str], list_key: str | No
     keys = set(path_keys)
     items: list[str] = []
     rest: list[str] = []
+    flags: list[str] = []  # last: argparse takes no overrides after them
+    flag_value_next = False
     for argument in argv:
         key, equals, value = argument.partition("=")
-        if argument.startswith("-"):
-            rest.append(argument)
+        if flag_value_next:  # the value of Hydra's --cfg job, --config-name x, ...
+            flags.append(argument)
+            flag_value_next = False
+        elif argument.startswith("-"):
+            flags.append(argument)
+            flag_value_next = argument in HYDRA_FLAGS_WITH_VALUE
         elif list_key and (not equals or Path(argument).exists()):
             items.append(argument)
         elif (
@@ -58,7 +75,7 @@ def path_arguments(argv: list[str], path_keys: Iterable[str], list_key: str | No
             rest.append(argument)
     if items:
         rest.append(f"{list_key}=[{','.join(hydra_quoted(item) for item in items)}]")
-    return rest
+    return [*rest, *flags]
 
 
 def _is_hydra_list(value: str) -> bool:

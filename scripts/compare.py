@@ -1,8 +1,14 @@
 """The best runs of the MLflow store as a terminal table: ``python scripts/compare.py``."""
 
+import sys
+
 import hydra
-from _entry import CONFIG_DIR, checked_options, report_user_errors
+from _entry import CONFIG_DIR, checked_options, path_arguments, report_user_errors
 from omegaconf import DictConfig
+
+# An MLflow filter holds spaces, quotes and '=': it reaches the config exactly as typed
+# ("filter=tags.model = 'bn_cnn'"), quoted for Hydra the way file names are.
+PATH_KEYS = ("filter",)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="compare")
@@ -47,4 +53,5 @@ def _cell(column: str, value: object) -> str:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
     main()

@@ -1,5 +1,7 @@
 """Serve the draw-or-upload page and the JSON API: ``python scripts/serve.py`` (``make serve``)."""
 
+import json
+import os
 import sys
 
 import hydra
@@ -13,29 +15,44 @@ PATH_KEYS = ("ckpt",)
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="serve")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    import torch
     import uvicorn
 
-    from digit_recognizer.web import LOCAL_HOSTS, create_app
+    from digit_recognizer.serving import (
+        SETTINGS_VARIABLE,
+        HeadDeadlineProtocol,
+        default_workers,
+        log_config,
+    )
+    from digit_recognizer.web import LOCAL_HOSTS
 
     checked_options("ServeConfig", cfg)
-    classifier = choose_model(cfg)
-    print(f"model: {classifier.source}", file=sys.stderr)
-    # One image per request: intra-op threads would only fight the concurrent requests.
-    torch.set_num_threads(1)
+    classifier = choose_model(cfg)  # once, here: a bad choice is one line before any worker
+    workers = cfg.workers or default_workers()
+    print(f"model: {classifier.source}; {workers} worker process(es)", file=sys.stderr)
     bound = () if cfg.host in ("0.0.0.0", "::") else (cfg.host,)
-    app = create_app(
-        classifier,
-        max_upload_bytes=int(cfg.max_upload_mb * 1024 * 1024),
-        hosts=(*LOCAL_HOSTS, *bound, *cfg.hosts),
-        threads=cfg.threads,
+    # Each worker process builds the app from these (serving.app_from_environment).
+    os.environ[SETTINGS_VARIABLE] = json.dumps(
+        {
+            "checkpoint": classifier.checkpoint,
+            "source": classifier.source,
+            "run_id": classifier.run_id,
+            "max_upload_bytes": int(cfg.max_upload_mb * 1024 * 1024),
+            "hosts": [*LOCAL_HOSTS, *bound, *cfg.hosts],
+            "threads": cfg.threads,
+            "body_timeout_s": cfg.body_timeout_s,
+            "time_budget_s": cfg.time_budget_s,
+            "head_timeout_s": cfg.head_timeout_s,
+        }
     )
     uvicorn.run(
-        app,
+        "digit_recognizer.serving:app_from_environment",
+        factory=True,
+        workers=workers,
         host=cfg.host,
         port=cfg.port,
-        log_level="info",
-        limit_concurrency=cfg.max_connections,  # beyond: 503 and the connection closed
+        http=HeadDeadlineProtocol,  # closes connections whose request head is late
+        log_config=log_config(),  # one line per refused client per 10 s at most
+        limit_concurrency=cfg.max_connections,  # per worker; beyond: 503, connection closed
         timeout_keep_alive=5,  # idle keep-alive connections are closed after 5 s
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers: 16 KB at most
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -296,3 +297,16 @@ def test_random_option_values_never_give_a_traceback(
     except Exception as err:  # a traceback, in a script
         pytest.fail(f"{script} {key}={value!r} raised {type(err).__name__}: {err}")
     assert status in (0, 1, 2)
+
+
+def test_hydra_flags_keep_their_values_beside_image_names() -> None:
+    _load_script("predict")
+    entry = sys.modules["_entry"]
+    assert entry.path_arguments(["x.png", "--cfg", "job", "y.png"], (), "img") == [
+        "img=['x.png','y.png']",
+        "--cfg",
+        "job",
+    ]
+    (quoted,) = entry.path_arguments(["filter=tags.model = 'a'"], ("filter",), None)
+    (parsed,) = OverridesParser.create().parse_overrides([quoted])
+    assert parsed.value() == "tags.model = 'a'"

@@ -134,6 +134,7 @@ def test_registered_model_is_served_by_mlflow_models_serve(
         server.wait(timeout=30)
 
 
+@pytest.mark.slow  # half a minute; tests/test_readme.py runs the same two register.py calls
 def test_register_script_registers_the_best_run_then_a_chosen_one(
     trained_store: Path, tmp_path: Path
 ) -> None:

@@ -43,6 +43,7 @@ def test_two_trainings_at_once_on_a_fresh_sqlite_store(tiny_mnist: Path, tmp_pat
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"checkpoints", "plots"}
 
 
+@pytest.mark.slow  # a minute; the thread share is tested without it in test_hardware.py
 def test_joblib_launcher_runs_a_sweep_in_parallel(tiny_mnist: Path, tmp_path: Path) -> None:
     args = [
         "-m",

@@ -4,6 +4,7 @@ polled, foreign hosts and formats. Memory is read from /proc; the log must hold 
 traceback."""
 
 import io
+import logging
 import os
 import socket
 import statistics
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import ROOT, free_port, wait_until_healthy
+from digit_recognizer.serving import RefusalRateLimit
+from tests.helpers import ROOT, digit_png, free_port, wait_until_healthy
 
 LIMIT_MB = 1
+SLOW_CLIENT_S = 2  # the server's head and body timeouts here
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,9 @@ def hostile_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFacto
             f"port={port}",
             f"max_upload_mb={LIMIT_MB}",
             "logger=none",
+            "workers=1",  # RSS is read from this one process
+            f"head_timeout_s={SLOW_CLIENT_S}",
+            f"body_timeout_s={SLOW_CLIENT_S}",
         ],
         cwd=folder,
         env={**os.environ, "PROJECT_ROOT": str(folder), "TMPDIR": str(temp)},
@@ -172,3 +178,106 @@ def test_foreign_hosts_and_unsupported_formats_are_refused(hostile_server, tmp_p
     refused = httpx.post(f"{url}/api/predict", files={"file": ("x.tif", tiff.getvalue())})
     assert refused.status_code == 400 and "not finite" in refused.json()["detail"]
     assert httpx.get(f"{url}/favicon.ico").status_code == 200
+
+
+def test_slow_heads_and_stalled_bodies_are_cut_off_quietly(hostile_server) -> None:
+    """Slowloris (heads that never end, or trickle a byte at a time) and uploads that stall:
+    each connection is closed or answered 408 within the timeouts, /health stays fast, and
+    the log gets a line or two for the lot, not one per connection (or a traceback)."""
+    url, process, log_path, _ = hostile_server
+    port = int(url.rsplit(":", 1)[1])
+    lines_before = len(log_path.read_text().splitlines())
+    partial_head = b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    stalled_body = (
+        b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 500000\r\n\r\n" + b'{"image": "' + b"A" * 1000
+    )
+    sockets = []
+    for payload in [partial_head] * 40 + [stalled_body] * 10:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=SLOW_CLIENT_S * 4)
+        sock.sendall(payload)
+        sockets.append(sock)
+    trickler = socket.create_connection(("127.0.0.1", port), timeout=SLOW_CLIENT_S * 4)
+    started = time.monotonic()
+    trickled_until_closed = False
+    try:
+        for byte in partial_head * 10:  # one byte every 0.2 s: never a whole head
+            trickler.sendall(bytes([byte]))
+            if time.monotonic() - started > SLOW_CLIENT_S + 3:
+                break
+            time.sleep(0.2)
+    except (BrokenPipeError, ConnectionResetError):
+        trickled_until_closed = True
+    health = httpx.get(f"{url}/health", timeout=5)
+    assert health.status_code == 200 and health.elapsed.total_seconds() < 0.5
+    answers = []
+    for sock in sockets:
+        try:
+            answers.append(sock.recv(4096))
+        except (ConnectionResetError, TimeoutError) as err:
+            answers.append(repr(err).encode())
+        sock.close()
+    trickler.close()
+    assert answers[:40] == [b""] * 40  # closed without an answer: a head never came
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers[40:]), answers[40:]
+    assert trickled_until_closed or time.monotonic() - started < SLOW_CLIENT_S + 4
+    new_lines = log_path.read_text().splitlines()[lines_before:]
+    assert not any("Traceback" in line for line in new_lines)
+    assert len([line for line in new_lines if "408" in line]) <= 2, new_lines
+    assert rss_mb(process) < 2000
+
+
+def test_workers_are_separate_processes_that_each_answer(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, str(ROOT / "scripts" / "serve.py"), f"ckpt={tiny_checkpoint}",
+                f"port={port}", "logger=none", "workers=2",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "PROJECT_ROOT": str(tmp_path)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log_path)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        pids = set()
+        with httpx.Client(timeout=10) as client:
+            for _ in range(40):
+                pids.add(client.get(f"{url}/health", headers={"Connection": "close"}).status_code)
+                answer = client.post(f"{url}/api/predict", files={"file": ("d.png", digit_png())})
+                assert answer.status_code == 200, answer.text
+        assert pids == {200}
+        started = [line for line in log_path.read_text().splitlines() if "Started server" in line]
+        assert len(started) == 2 and len(children) >= 2, log_path.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "Traceback" not in log_path.read_text()
+
+
+def test_refusals_are_logged_once_per_client_per_window() -> None:
+    limit = RefusalRateLimit(window_s=60)
+
+    def access(client: str, status: int) -> logging.LogRecord:
+        args = (client, "POST", "/api/predict", "1.1", status)
+        return logging.LogRecord(
+            "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', args, None
+        )
+
+    assert [limit.filter(access(f"10.0.0.1:{port}", 413)) for port in range(100)].count(True) == 1
+    assert limit.filter(access("10.0.0.2:5", 413))  # another client has its own line
+    assert all(limit.filter(access("10.0.0.1:7", 200)) for _ in range(5))  # answers always
+    warning = logging.LogRecord(
+        "uvicorn.error", logging.WARNING, "", 0, "Invalid HTTP request received.", (), None
+    )
+    assert [limit.filter(warning) for _ in range(50)].count(True) == 1
+    limit.window_s = 0
+    record = access("10.0.0.1:9", 413)
+    assert limit.filter(record) and "99 more like it held back" in record.getMessage()

@@ -163,8 +163,12 @@ class ServeConfig(ModelChoice):
     port: Annotated[int, Field(ge=0, le=65_535)]
     max_upload_mb: Annotated[float, Field(gt=0, le=1024)]
     hosts: list[str]
+    workers: Annotated[int, Field(ge=1, le=64)] | None = None
     threads: Annotated[int, Field(ge=1, le=64)]
     max_connections: Annotated[int, Field(ge=1, le=100_000)]
+    head_timeout_s: Annotated[float, Field(gt=0, le=3600)]
+    body_timeout_s: Annotated[float, Field(gt=0, le=3600)]
+    time_budget_s: Annotated[float, Field(gt=0, le=3600)]
 
 
 class RegisterConfig(Section):

@@ -22,6 +22,7 @@ class Classifier:
     model: ProbabilityNet
     source: str
     run_id: str | None = None
+    checkpoint: str = ""  # the file it was loaded from
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -77,7 +78,7 @@ def load_classifier(path: str | Path) -> Classifier:
     spec, weights, mean, std = _checked_contents(checkpoint, path)
     model = ProbabilityNet(build_net(**spec), mean, std)
     model.net.load_state_dict(weights)  # names and shapes were checked above
-    return Classifier(model=model.eval(), source=str(path))
+    return Classifier(model=model.eval(), source=str(path), checkpoint=str(path))
 
 
 def _checked_contents(

@@ -11,6 +11,7 @@ import binascii
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import anyio
@@ -55,10 +56,15 @@ def create_app(
     hosts: tuple[str, ...] = LOCAL_HOSTS,
     threads: int = max(1, min(4, os.cpu_count() or 1)),
     queue: int = 16,
+    body_timeout_s: float = 10.0,
+    time_budget_s: float = 10.0,
 ) -> FastAPI:
     """A FastAPI app answering with ``classifier``. Uploads over ``max_upload_bytes`` get 413;
     a Host header outside ``hosts`` gets 400; more than ``threads + queue`` predictions in
-    flight get 503 with Retry-After."""
+    flight get 503 with Retry-After. A body that has not fully arrived ``body_timeout_s``
+    after the head gets 408; a request still waiting for a worker thread ``time_budget_s``
+    after its body arrived gets 503 without being decoded (decoding itself is bounded by
+    the decode budget of ``preprocess.py``)."""
     app = FastAPI(title="digit-recognizer", summary="Recognise a handwritten digit.")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     page = PAGE.read_text()
@@ -97,19 +103,34 @@ def create_app(
         in_flight += 1
         try:
             try:
-                body = await _read_body(request, body_limit, max_upload_bytes)
+                with anyio.fail_after(body_timeout_s):
+                    body = await _read_body(request, body_limit, max_upload_bytes)
             except ClientDisconnect:
                 return Response(status_code=499)  # nobody is left to answer
+            except TimeoutError:
+                return JSONResponse(
+                    {"detail": f"the body did not arrive within {body_timeout_s:g} s"},
+                    status_code=408,
+                    headers={"Connection": "close"},
+                )
             data = await _image_bytes(request, body, max_upload_bytes)
-            return await anyio.to_thread.run_sync(_answer, classifier, data, limiter=workers)
+            deadline = time.monotonic() + time_budget_s
+            return await anyio.to_thread.run_sync(
+                _answer, classifier, data, deadline, limiter=workers
+            )
         finally:
             in_flight -= 1
 
     return app
 
 
-def _answer(classifier: Classifier, data: bytes) -> JSONResponse:
-    """Decode, preprocess and classify one image (runs on a worker thread)."""
+def _answer(classifier: Classifier, data: bytes, deadline: float) -> JSONResponse:
+    """Decode, preprocess and classify one image (runs on a worker thread), unless it waited
+    for the thread past its ``deadline``: its client is better told to retry."""
+    if time.monotonic() > deadline:
+        return JSONResponse(
+            {"detail": "busy; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+        )
     try:
         digit = to_mnist_array(data)
     except ImageRejected as err:
