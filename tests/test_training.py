@@ -44,6 +44,7 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
         "plots/learning_curves.png",
         "plots/confusion_matrix.png",
         "plots/mistakes.png",
+        "plots/calibration.png",
         "checkpoints/best.ckpt",
         "checkpoints/last.ckpt",
     }
@@ -53,6 +54,7 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
     local = client.download_artifacts(run.info.run_id, "checkpoints/best.ckpt", str(tmp_path))
     checkpoint = torch.load(local, weights_only=True)  # data only, no pickled code
     assert checkpoint["hyper_parameters"]["net"] == {"name": "SeedCNN"}
+    assert checkpoint["hyper_parameters"]["temperature"] == pytest.approx(metrics["temperature"])
     assert "state_dict" in checkpoint
 
 

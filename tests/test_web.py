@@ -6,13 +6,14 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from benchmarks.loadtest import run_load
 from digit_recognizer.inference import load_classifier
 from digit_recognizer.web import create_app
 from tests.helpers import ROOT, digit_png, dot_png, free_port, png_bomb, wait_until_healthy
@@ -123,9 +124,19 @@ def server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_server_under_load_has_no_errors(server: str) -> None:
-    report = run_load(f"{server}/api/predict", digit_png(), total=2000, clients=8)
-    print(report.as_text())
-    assert report.requests == 2000 and report.errors == 0
+    """8 clients, 600 requests, all answered 200 (the figures: benchmarks/serve_load.py)."""
+    image = digit_png()
+
+    def client(count: int) -> list[int]:
+        with httpx.Client(timeout=30) as session:
+            files = {"file": ("digit.png", image, "image/png")}
+            return [
+                session.post(f"{server}/api/predict", files=files).status_code for _ in range(count)
+            ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [s for batch in pool.map(client, [75] * 8) for s in batch]
+    assert len(statuses) == 600 and set(statuses) == {200}
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from digit_recognizer.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from digit_recognizer.errors import ModelUnavailable, UserError
 from digit_recognizer.nets import ProbabilityNet, build_net, check_net_spec, state_shapes
 from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES
@@ -75,16 +76,17 @@ def load_classifier(path: str | Path) -> Classifier:
                 f"Checkpoint {path} holds pickled objects beyond plain data; refusing to load it."
             ) from err
         raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
-    spec, weights, mean, std = _checked_contents(checkpoint, path)
-    model = ProbabilityNet(build_net(**spec), mean, std)
+    spec, weights, mean, std, temperature = _checked_contents(checkpoint, path)
+    model = ProbabilityNet(build_net(**spec), mean, std, temperature=temperature)
     model.net.load_state_dict(weights)  # names and shapes were checked above
     return Classifier(model=model.eval(), source=str(path), checkpoint=str(path))
 
 
 def _checked_contents(
     checkpoint: Any, path: Path
-) -> tuple[dict[str, Any], dict[str, torch.Tensor], float, float]:
-    """Net spec, net weights and normalisation of a checkpoint, each checked; ModelUnavailable
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], float, float, float]:
+    """Net spec, net weights, normalisation and temperature of a checkpoint, each checked
+    (a checkpoint from before calibration has temperature 1); ModelUnavailable
     (one sentence naming the file) for anything a digit-recognizer checkpoint would not hold."""
     hyper = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
@@ -116,7 +118,15 @@ def _checked_contents(
         raise ModelUnavailable(
             f"Checkpoint {path} has bad input normalisation (mean {mean!r}, std {std!r})."
         )
-    return spec, weights, float(mean), float(std)
+    temperature = hyper.get("temperature", 1.0)
+    if not (
+        isinstance(temperature, int | float) and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
+    ):
+        raise ModelUnavailable(
+            f"Checkpoint {path} has a bad temperature {temperature!r} (expected a number "
+            f"from {MIN_TEMPERATURE} to {MAX_TEMPERATURE})."
+        )
+    return spec, weights, float(mean), float(std), float(temperature)
 
 
 def _net_weights(state: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,11 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from digit_recognizer.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    store_temperature,
+)
 from digit_recognizer.nets import ProbabilityNet, build_net
 from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES
 
@@ -34,12 +39,15 @@ class DigitClassifier(L.LightningModule):
         input_mean: float = MNIST_MEAN,
         input_std: float = MNIST_STD,
         channels_last: bool = False,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         # Optimizer and scheduler are Hydra partials (code, not data): the resolved config records them.
         self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         # NHWC suits oneDNN's CPU convolutions (and tensor cores): a large speed-up at no accuracy cost.
-        self.net = ProbabilityNet(build_net(**net), input_mean, input_std, channels_last)
+        self.net = ProbabilityNet(
+            build_net(**net), input_mean, input_std, channels_last, temperature
+        )
         self.optimizer_factory = optimizer or partial(torch.optim.Adam, lr=1e-3)
         self.scheduler_factory = scheduler
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -50,9 +58,12 @@ class DigitClassifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
         # Lets Lightning's model summary show each layer's sizes and real FLOPs.
         self.example_input_array = torch.zeros(2, 1, 28, 28, dtype=torch.uint8)
-        # The test set's probabilities, in order, from the one test pass (for the run's figures).
+        # The test set's logits and calibrated probabilities, in order, from the one test pass
+        # (for the run's figures).
+        self.test_logits: torch.Tensor | None = None
         self.test_probabilities: torch.Tensor | None = None
-        self._test_chunks: list[torch.Tensor] = []
+        self._test_chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._calibration: dict[str, float] = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of uint8 (0-255) or [0, 1] float images."""
@@ -105,28 +116,69 @@ class DigitClassifier(L.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
+    def on_test_start(self) -> None:
+        """Fit the temperature on the validation split with the weights about to be tested
+        (the best checkpoint), so the test set is scored once, calibrated; write it into that
+        checkpoint. Every process fits it on the whole split: all get the same value."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        val_set = getattr(datamodule, "val_set", None)
+        if val_set is None or len(val_set) == 0:
+            return
+        logits = self._logits_of(val_set.images)
+        labels = val_set.labels.to(logits.device)
+        temperature = fit_temperature(logits, labels)
+        self._calibration = {
+            "val/ece_uncalibrated": expected_calibration_error(logits.softmax(dim=1), labels),
+            "val/ece": expected_calibration_error((logits / temperature).softmax(dim=1), labels),
+            "temperature": temperature,
+        }
+        self.net.temperature = temperature
+        self.hparams.temperature = temperature  # in every checkpoint saved from now on
+        best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
+        if self.trainer.is_global_zero and best:  # the weights it was fitted for; last.ckpt
+            store_temperature(best, temperature)  # stays as trained, for resuming
+
+    @torch.inference_mode()
+    def _logits_of(self, images: torch.Tensor) -> torch.Tensor:
+        was_training = self.training
+        self.eval()
+        with self.trainer.precision_plugin.forward_context():  # as the test pass computes them
+            chunks = [self(chunk.to(self.device)).float() for chunk in images.split(1000)]
+        self.train(was_training)
+        return torch.cat(chunks).cpu()
+
     def on_test_epoch_start(self) -> None:
         self._test_chunks = []
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         logits = self._shared_step(batch, "test")
-        self._test_chunks.append(logits.float().softmax(dim=1).cpu())
+        self._test_chunks.append((logits.float().cpu(), batch[1].cpu()))
 
     def on_test_epoch_end(self) -> None:
-        share = torch.cat(self._test_chunks) if self._test_chunks else torch.empty(0, NUM_CLASSES)
-        self._test_chunks = []
+        chunks, self._test_chunks = self._test_chunks, []
+        logits = torch.cat([c[0] for c in chunks]) if chunks else torch.empty(0, NUM_CLASSES)
+        labels = torch.cat([c[1] for c in chunks]) if chunks else torch.empty(0, dtype=torch.long)
         world = self.trainer.world_size
-        if world == 1:
-            self.test_probabilities = share
-            return
-        # Under DDP rank r scored images r, r + W, r + 2W, ... (UnrepeatedDistributedSampler):
-        # gather the shares and interleave them back into the test set's order.
-        shares: list[Any] = [None] * world
-        torch.distributed.all_gather_object(shares, share)
-        whole = torch.empty(sum(len(part) for part in shares), NUM_CLASSES)
-        for rank, part in enumerate(shares):
-            whole[rank::world] = part
-        self.test_probabilities = whole
+        if world > 1:
+            # Under DDP rank r scored images r, r + W, r + 2W, ... (UnrepeatedDistributedSampler):
+            # gather the shares and interleave them back into the test set's order.
+            shares: list[Any] = [None] * world
+            torch.distributed.all_gather_object(shares, (logits, labels))
+            count = sum(len(part[1]) for part in shares)
+            logits, labels = torch.empty(count, NUM_CLASSES), torch.empty(count, dtype=torch.long)
+            for rank, (part_logits, part_labels) in enumerate(shares):
+                logits[rank::world], labels[rank::world] = part_logits, part_labels
+        self.test_logits = logits
+        self.test_probabilities = (logits / self.net.temperature).softmax(dim=1)
+        if self._calibration and len(labels):
+            self._calibration["test/ece_uncalibrated"] = expected_calibration_error(
+                logits.softmax(dim=1), labels
+            )
+            self._calibration["test/ece"] = expected_calibration_error(
+                self.test_probabilities, labels
+            )
+        for name, value in self._calibration.items():
+            self.log(name, value, sync_dist=True)  # equal on every process already
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Class probabilities, shape (B, 10); the batch may carry labels, which are ignored."""

@@ -143,6 +143,8 @@ class ProbabilityNet(nn.Module):
 
     Input: uint8 pixels (0-255) or floats in [0, 1], shape (N, 1, 28, 28), a bright digit on
     black. ``channels_last`` feeds the net NHWC tensors (faster oneDNN convolutions on CPUs).
+    ``temperature`` divides the logits before the softmax (calibration.py fits it after
+    training; 1 is the net as trained). ``logits`` are always the net's own.
     """
 
     def __init__(
@@ -151,10 +153,12 @@ class ProbabilityNet(nn.Module):
         mean: float = MNIST_MEAN,
         std: float = MNIST_STD,
         channels_last: bool = False,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         self.net = net
         self.mean, self.std = float(mean), float(std)
+        self.temperature = float(temperature)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net.to(memory_format=self.memory_format)
 
@@ -163,7 +167,7 @@ class ProbabilityNet(nn.Module):
         return self.net(x.contiguous(memory_format=self.memory_format))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.logits(images).softmax(dim=1)
+        return (self.logits(images) / self.temperature).softmax(dim=1)
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -1,4 +1,5 @@
-"""Figures for a run: learning curves, confusion matrix, worst mistakes (PNG files, no display)."""
+"""Figures for a run: learning curves, confusion matrix, worst mistakes, calibration (PNG
+files, no display)."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -8,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: runs write files, they never open windows
 import matplotlib.pyplot as plt
 import torch
+
+from digit_recognizer.calibration import expected_calibration_error, reliability
 
 
 def plot_learning_curves(history: Sequence[dict[str, float]], path: str | Path) -> Path:
@@ -87,6 +90,34 @@ def plot_mistakes(
     if len(indices) == 0:
         axes.flat[0].set_title("no mistakes")
     fig.suptitle("Worst mistakes: true → predicted (confidence)")
+    return _save(fig, path)
+
+
+def plot_calibration(
+    logits: torch.Tensor, labels: torch.Tensor, temperature: float, path: str | Path
+) -> Path:
+    """Reliability diagram of the test set, before and after temperature scaling: accuracy
+    per confidence bin against the diagonal of perfect calibration, with each ECE."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    for ax, scale, title in (
+        (axes[0], 1.0, "as trained"),
+        (axes[1], temperature, f"temperature {temperature:.3f}"),
+    ):
+        probabilities = (logits / scale).softmax(dim=1)
+        confidence, accuracy, count = reliability(probabilities, labels)
+        used = count > 0
+        ece = expected_calibration_error(probabilities, labels)
+        width = 1 / len(count)
+        centers = (torch.arange(len(count)) + 0.5) * width
+        ax.bar(centers[used], accuracy[used], width=width, edgecolor="black", label="accuracy")
+        ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+        ax.plot(confidence[used], accuracy[used], "o", color="tab:red", label="mean confidence")
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_title(f"{title}: ECE {ece:.4f}")
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(loc="upper left")
     return _save(fig, path)
 
 

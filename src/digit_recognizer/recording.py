@@ -118,12 +118,24 @@ class RunRecorder(Callback):
             return
         probabilities = getattr(pl_module, "test_probabilities", None)
         datamodule = trainer.datamodule  # type: ignore[attr-defined]
-        self.finish(datamodule.test_set.images, datamodule.test_set.labels, probabilities)
+        logits = getattr(pl_module, "test_logits", None)
+        temperature = float(getattr(getattr(pl_module, "net", None), "temperature", 1.0))
+        self.finish(
+            datamodule.test_set.images,
+            datamodule.test_set.labels,
+            probabilities,
+            (logits, temperature) if logits is not None else None,
+        )
 
     def finish(
-        self, images: torch.Tensor, labels: torch.Tensor, probabilities: torch.Tensor | None
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        probabilities: torch.Tensor | None,
+        calibration: tuple[torch.Tensor, float] | None = None,
     ) -> None:
-        """Store the run's results, then (and only then) mark it FINISHED."""
+        """Store the run's results, then (and only then) mark it FINISHED. ``calibration``:
+        the test logits and the fitted temperature, for ``plots/calibration.png``."""
         client = self.logger.experiment
         if self.best_score is not None:
             client.log_metric(self.run_id, tracking.BEST_METRIC, self.best_score, step=0)
@@ -135,6 +147,11 @@ class RunRecorder(Callback):
                 plots.plot_confusion_matrix(matrix, folder / "confusion_matrix.png")
                 plots.plot_mistakes(
                     images.cpu(), labels.cpu(), probabilities, folder / "mistakes.png"
+                )
+            if calibration is not None and len(calibration[0]) == len(labels):
+                logits, temperature = calibration
+                plots.plot_calibration(
+                    logits, labels.cpu(), temperature, folder / "calibration.png"
                 )
             client.log_artifacts(self.run_id, str(folder), "plots")
         best_path, last_path = self._checkpoints
