@@ -39,6 +39,7 @@ def main(cfg: DictConfig) -> None:
             "max_upload_bytes": int(cfg.max_upload_mb * 1024 * 1024),
             "hosts": [*LOCAL_HOSTS, *bound, *cfg.hosts],
             "threads": cfg.threads,
+            "queue": cfg.queue,
             "body_timeout_s": cfg.body_timeout_s,
             "time_budget_s": cfg.time_budget_s,
             "head_timeout_s": cfg.head_timeout_s,

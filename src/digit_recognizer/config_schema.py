@@ -165,6 +165,7 @@ class ServeConfig(ModelChoice):
     hosts: list[str]
     workers: Annotated[int, Field(ge=1, le=64)] | None = None
     threads: Annotated[int, Field(ge=1, le=64)]
+    queue: Annotated[int, Field(ge=0, le=10_000)]
     max_connections: Annotated[int, Field(ge=1, le=100_000)]
     head_timeout_s: Annotated[float, Field(gt=0, le=3600)]
     body_timeout_s: Annotated[float, Field(gt=0, le=3600)]
