@@ -64,6 +64,8 @@ def test_compare_links_open_the_runs_in_the_mlflow_ui(trained_store: Path, tmp_p
             chosen.locator(".du-bois-light-select-selection-item-remove").click()
             page.locator(".du-bois-light-select-selector").nth(1).click()  # the metrics
             for metric in ("val/acc_best", "test/acc"):
+                # The option list is virtual (only the first few exist): type to filter it.
+                page.keyboard.type(metric)
                 option = page.locator(".du-bois-light-select-item-option", has_text=metric)
                 option.first.click()
             page.keyboard.press("Escape")
