@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> float:
     classifier = choose_model(cfg)
     print(f"model: {classifier.source}")
     # The training data module: same files, same checks, same messages.
-    data = MNISTDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+    data = MNISTDataModule.from_config(cfg.data)
     data.setup("test")
     images, labels = data.test_set.images, data.test_set.labels
     report = score(classifier, images, labels, cfg.batch_size)

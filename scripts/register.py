@@ -33,7 +33,7 @@ def main(cfg: DictConfig) -> None:
     )
 
     def test_digits() -> "torch.Tensor":  # the input example, needed only for a run without one
-        data = MNISTDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+        data = MNISTDataModule.from_config(cfg.data)
         data.setup("test")
         return data.test_set.images[:2]
 

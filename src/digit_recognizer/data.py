@@ -1,7 +1,7 @@
 """MNIST from its four IDX files: decoded once into uint8 tensors, served in whole batches."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,12 @@ class MNISTDataModule(L.LightningDataModule):
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> "MNISTDataModule":
+        """The module a config's ``data`` node describes (its Hydra ``_target_`` left out):
+        for scripts that need the data without training, with the same checks and messages."""
+        return cls(**{key: value for key, value in node.items() if key != "_target_"})
 
     def prepare_data(self) -> None:
         ensure_files(self.root, self.download, self.mirrors)

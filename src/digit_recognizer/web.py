@@ -55,7 +55,7 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     hosts: tuple[str, ...] = LOCAL_HOSTS,
     threads: int = max(1, min(4, os.cpu_count() or 1)),
-    queue: int = 16,
+    queue: int = 64,
     body_timeout_s: float = 10.0,
     time_budget_s: float = 10.0,
 ) -> FastAPI:
@@ -97,9 +97,7 @@ def create_app(
         """Send an image as multipart form field ``file``, or JSON ``{"image": "data:image/png;base64,..."}``."""
         nonlocal in_flight
         if in_flight >= threads + queue:
-            return JSONResponse(
-                {"detail": "busy; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
-            )
+            return _busy()
         in_flight += 1
         try:
             try:
@@ -128,9 +126,7 @@ def _answer(classifier: Classifier, data: bytes, deadline: float) -> JSONRespons
     """Decode, preprocess and classify one image (runs on a worker thread), unless it waited
     for the thread past its ``deadline``: its client is better told to retry."""
     if time.monotonic() > deadline:
-        return JSONResponse(
-            {"detail": "busy; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
-        )
+        return _busy()
     try:
         digit = to_mnist_array(data)
     except ImageRejected as err:
@@ -198,6 +194,12 @@ async def _form_file(request: Request, body: bytes, limit: int) -> bytes:
         raise
     except Exception as err:  # a malformed form: the parser's own words
         raise HTTPException(400, f"the multipart body does not parse ({err})") from err
+
+
+def _busy() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "busy; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+    )
 
 
 def _too_large(limit: int) -> HTTPException:
