@@ -115,4 +115,5 @@ def choose_model(cfg: "DictConfig") -> "Classifier":
         cfg.get("run_id"),
         logger.get("tracking_uri", ""),
         logger.get("experiment_name", ""),
+        cfg.get("select_by"),
     )

@@ -29,7 +29,7 @@ def main(cfg: DictConfig) -> None:
     checked_options("RegisterConfig", cfg)
     uri = cfg.logger.tracking_uri
     checkpoint, description, run_id = find_best_checkpoint(
-        uri, cfg.logger.experiment_name, cfg.run_id
+        uri, cfg.logger.experiment_name, cfg.run_id, cfg.select_by
     )
 
     def test_digits() -> "torch.Tensor":  # the input example, needed only for a run without one

@@ -132,6 +132,25 @@ def test_a_better_run_without_its_checkpoint_is_skipped_with_a_warning(
     assert f"Skipping run good ({good.info.run_id})" in result.stderr
 
 
+def test_the_most_robust_run_is_chosen_and_the_answer_says_by_what(
+    images: Path, trained_store: Path, tmp_path: Path
+) -> None:
+    store = copy_store(trained_store, tmp_path)
+    runs = {run.info.run_name: run for run in runs_of(store)}
+    # Make the run with the lower validation accuracy the more robust one.
+    store_client(store).log_metric(runs["poor"].info.run_id, "val/robust", 0.999, step=10**6)
+    image = f"img={images}/digit0.png"
+    result = run_script("predict.py", [image], store)
+    assert result.returncode == 0, result.stderr
+    assert "model: run poor " in result.stderr and "chosen by val/robust 0.9990" in result.stderr
+    result = run_script("predict.py", [image, "select_by=val/acc_best"], store)
+    assert "model: run good " in result.stderr and "chosen by val/acc_best" in result.stderr
+    result = run_script("predict.py", [image, "select_by=no/such_metric"], store)
+    assert result.returncode == 2 and "records the metric 'no/such_metric'" in result.stderr
+    result = run_script("predict.py", [image, "select_by=a:b"], store)
+    assert result.returncode == 2 and "select_by" in result.stderr
+
+
 def test_run_id_overrides_the_best_run(images: Path, trained_store: Path) -> None:
     client = store_client(trained_store)
     (poor,) = client.search_runs(

@@ -9,6 +9,7 @@ from digit_recognizer.calibration import expected_calibration_error
 from digit_recognizer.evaluation import score_uploads
 from digit_recognizer.inference import load_classifier
 from digit_recognizer.mnist_files import find_raw_dir, load_split
+from digit_recognizer.styles import STYLES, robustness_set
 from digit_recognizer.training import train
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, fast_overrides
 
@@ -60,3 +61,20 @@ def test_temperature_scaling_calibrates_a_real_model(real_checkpoint: Path) -> N
     print(f"temperature {temperature:.3f}: test ECE {before:.4f} -> {after:.4f}")  # with -s
     assert after <= 0.01 and after <= before + 0.001
     assert torch.equal(calibrated.argmax(dim=1), as_trained.argmax(dim=1))
+
+
+def test_the_robustness_styles_are_harder_than_mnist_but_readable(real_checkpoint: Path) -> None:
+    """A real model reads most digits in every style, but fewer than plain MNIST digits: the
+    styles measure something the test set does not."""
+    classifier = load_classifier(real_checkpoint)
+    images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
+    count = 300
+    plain = float((classifier.predict(images[:count]).argmax(1) == labels[:count]).float().mean())
+    styled = robustness_set(images.numpy(), list(STYLES), count)
+    scores = {
+        style: float((classifier.predict(digits).argmax(1) == labels[:count]).float().mean())
+        for style, digits in styled.items()
+    }
+    print(f"plain {plain:.3f}", scores)  # with -s
+    assert all(score >= 0.75 for score in scores.values())
+    assert sum(scores.values()) / len(scores) < plain - 0.01

@@ -20,6 +20,8 @@ from pydantic import (
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.nets import check_net_spec
+from digit_recognizer.styles import STYLES
+from digit_recognizer.tracking import SELECT_BY
 
 PRECISIONS = (
     "auto",
@@ -65,6 +67,8 @@ class DataConfig(Section):
     augment_degrees: Annotated[float, Field(ge=0.0, le=180.0)]
     augment_translate: Fraction
     augment_scale: Annotated[float, Field(ge=0.0, lt=1.0)]
+    robust_size: Annotated[int, Field(ge=0, le=60_000)] = 500
+    robust_styles: list[Literal[tuple(STYLES)]] | None = None  # type: ignore[valid-type]
 
 
 class OptimizerConfig(Section):
@@ -130,9 +134,14 @@ RunId = Annotated[
 ]
 
 
+# An MLflow metric name (letters, digits, _ - . / and spaces), as select_by= names one.
+MetricName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-/ ]{1,250}$")]
+
+
 class ModelChoice(Section):
     ckpt: str | None = None
     run_id: RunId | None = None
+    select_by: MetricName = SELECT_BY
     logger: dict[str, Any] | None = None
 
 
@@ -174,6 +183,7 @@ class ServeConfig(ModelChoice):
 
 class RegisterConfig(Section):
     run_id: RunId | None = None
+    select_by: MetricName = SELECT_BY
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$")]
     logger: dict[str, Any] | None = None
     data: DataConfig

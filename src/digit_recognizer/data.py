@@ -13,6 +13,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.mnist_files import ensure_files, load_split
+from digit_recognizer.styles import STYLES, robustness_set
+
+# Styled validation digits, rendered once per split and machine (the data folder may be
+# read-only or shared).
+STYLED_CACHE = Path.home() / ".cache" / "digit-recognizer" / "styled"
 
 
 class InMemoryDigits(Dataset):
@@ -80,6 +85,8 @@ class MNISTDataModule(L.LightningDataModule):
         augment_degrees: float = 10.0,
         augment_translate: float = 0.1,
         augment_scale: float = 0.1,
+        robust_size: int = 500,
+        robust_styles: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -104,6 +111,15 @@ class MNISTDataModule(L.LightningDataModule):
             "translate": augment_translate,
             "scale": augment_scale,
         }
+        unknown = set(robust_styles or ()) - set(STYLES)
+        if unknown or not isinstance(robust_size, int) or robust_size < 0:
+            raise UserError(
+                f"data.robust_size must be an integer >= 0 and data.robust_styles among "
+                f"{', '.join(STYLES)}; got {robust_size!r} and {sorted(unknown) or robust_styles}."
+            )
+        self.robust_size = robust_size
+        self.robust_styles = list(robust_styles) if robust_styles else list(STYLES)
+        self._robust: dict[str, InMemoryDigits] | None = None
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -135,6 +151,27 @@ class MNISTDataModule(L.LightningDataModule):
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
         self._move_to_accelerator()
+
+    def robustness_sets(self) -> dict[str, InMemoryDigits]:
+        """The first ``robust_size`` validation digits re-drawn in each style and read back as
+        a user's image would be (``styles.py``), on the CPU; empty when turned off. Rendered
+        once per split and kept in ``STYLED_CACHE``."""
+        if self.val_set is None or self.robust_size == 0:
+            return {}
+        if self._robust is None:
+            count = min(self.robust_size, len(self.val_set))
+            styled = robustness_set(
+                self.val_set.images[:count].cpu().numpy(),
+                self.robust_styles,
+                count,
+                cache_dir=STYLED_CACHE,
+            )
+            labels = self.val_set.labels[:count].cpu()
+            self._robust = {
+                style: InMemoryDigits(torch.from_numpy(images).unsqueeze(1), labels)
+                for style, images in styled.items()
+            }
+        return self._robust
 
     def _move_to_accelerator(self) -> None:
         # All of MNIST is 55 MB: on a GPU, keep it there and batches never cross the bus.

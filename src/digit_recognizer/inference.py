@@ -36,9 +36,14 @@ class Classifier:
 
 
 def choose_classifier(
-    ckpt: str | None, run_id: str | None, tracking_uri: str, experiment: str
+    ckpt: str | None,
+    run_id: str | None,
+    tracking_uri: str,
+    experiment: str,
+    select_by: str | None = None,
 ) -> Classifier:
-    """The model to use: ``ckpt`` if given, else ``run_id``'s best checkpoint, else the best run's.
+    """The model to use: ``ckpt`` if given, else ``run_id``'s best checkpoint, else that of the
+    finished run with the highest ``select_by`` metric (default ``tracking.SELECT_BY``).
 
     MLflow is imported only when a run has to be looked up, so ``ckpt=PATH`` starts fast.
     """
@@ -46,9 +51,11 @@ def choose_classifier(
         return load_classifier(ckpt)
     if not tracking_uri:
         raise ModelUnavailable("No tracking store to find a model in; pass ckpt=PATH.")
-    from digit_recognizer.tracking import find_best_checkpoint
+    from digit_recognizer.tracking import SELECT_BY, find_best_checkpoint
 
-    path, description, chosen_run = find_best_checkpoint(tracking_uri, experiment, run_id)
+    path, description, chosen_run = find_best_checkpoint(
+        tracking_uri, experiment, run_id, select_by or SELECT_BY
+    )
     classifier = load_classifier(path)
     classifier.source, classifier.run_id = description, chosen_run
     return classifier

@@ -63,7 +63,8 @@ class DigitClassifier(L.LightningModule):
         self.test_logits: torch.Tensor | None = None
         self.test_probabilities: torch.Tensor | None = None
         self._test_chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._calibration: dict[str, float] = {}
+        # Scores computed once before the test pass (calibration, robustness), logged with it.
+        self._final_metrics: dict[str, float] = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of uint8 (0-255) or [0, 1] float images."""
@@ -117,17 +118,36 @@ class DigitClassifier(L.LightningModule):
         self._shared_step(batch, "val")
 
     def on_test_start(self) -> None:
-        """Fit the temperature on the validation split with the weights about to be tested
-        (the best checkpoint), so the test set is scored once, calibrated; write it into that
-        checkpoint. Every process fits it on the whole split: all get the same value."""
+        """With the weights about to be tested (the best checkpoint): score robustness and fit
+        the temperature on the validation split, so the test set is scored once, calibrated.
+        Every process works on the whole split: all get the same values."""
         datamodule = getattr(self.trainer, "datamodule", None)
         val_set = getattr(datamodule, "val_set", None)
         if val_set is None or len(val_set) == 0:
             return
+        self._final_metrics = self._robustness(datamodule)
+        self._calibrate(val_set)
+
+    def _robustness(self, datamodule: Any) -> dict[str, float]:
+        """Accuracy on validation digits re-drawn in each style (``val/robust/<style>``) and
+        the mean over styles (``val/robust``); nothing if the data module has no such sets."""
+        sets = datamodule.robustness_sets() if hasattr(datamodule, "robustness_sets") else {}
+        scores = {
+            f"val/robust/{style}": float(
+                (self._logits_of(styled.images).argmax(dim=1) == styled.labels).float().mean()
+            )
+            for style, styled in sets.items()
+        }
+        if scores:
+            scores["val/robust"] = sum(scores.values()) / len(scores)
+        return scores
+
+    def _calibrate(self, val_set: Any) -> None:
+        """Fit the temperature and write it into the best checkpoint."""
         logits = self._logits_of(val_set.images)
         labels = val_set.labels.to(logits.device)
         temperature = fit_temperature(logits, labels)
-        self._calibration = {
+        self._final_metrics |= {
             "val/ece_uncalibrated": expected_calibration_error(logits.softmax(dim=1), labels),
             "val/ece": expected_calibration_error((logits / temperature).softmax(dim=1), labels),
             "temperature": temperature,
@@ -170,14 +190,14 @@ class DigitClassifier(L.LightningModule):
                 logits[rank::world], labels[rank::world] = part_logits, part_labels
         self.test_logits = logits
         self.test_probabilities = (logits / self.net.temperature).softmax(dim=1)
-        if self._calibration and len(labels):
-            self._calibration["test/ece_uncalibrated"] = expected_calibration_error(
+        if self._final_metrics and len(labels):
+            self._final_metrics["test/ece_uncalibrated"] = expected_calibration_error(
                 logits.softmax(dim=1), labels
             )
-            self._calibration["test/ece"] = expected_calibration_error(
+            self._final_metrics["test/ece"] = expected_calibration_error(
                 self.test_probabilities, labels
             )
-        for name, value in self._calibration.items():
+        for name, value in self._final_metrics.items():
             self.log(name, value, sync_dist=True)  # equal on every process already
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
