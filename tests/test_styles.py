@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from digit_recognizer import styles
 from digit_recognizer.preprocess import center_in_frame, isolate_digit
@@ -66,3 +67,25 @@ def test_every_run_records_robustness_per_style(trained_store: Path) -> None:
     assert all(0.0 <= score <= 1.0 for score in per_style)
     assert good["val/robust"] == pytest.approx(np.mean(per_style), abs=1e-6)
     assert "val/robust" in runs["poor"]  # what a real model makes of them: test_upload_quality
+
+
+def test_style_augmentation_swaps_a_share_of_each_batch_for_styled_digits(
+    tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digit_recognizer import data
+
+    monkeypatch.setattr(data, "STYLED_CACHE", tmp_path)
+    module = data.MNISTDataModule(
+        root=str(tiny_mnist), val_size=100, verify_md5=False, style_share=0.5, style_pool=40
+    )
+    module.setup("fit")
+    pool = module.styled_train
+    assert pool is not None and len(pool) == 40 and list(tmp_path.glob("pool-*.npz"))
+    images, labels = module.train_set.images[:10], module.train_set.labels[:10]
+    mixed, mixed_labels = module._mix_styled(images, labels)
+    for image, label in zip(mixed[:5], mixed_labels[:5], strict=True):
+        match = (pool.images == image).flatten(1).all(dim=1)
+        assert match.any() and label in pool.labels[match]  # a styled digit with its own label
+    assert torch.equal(mixed[5:], images[5:]) and torch.equal(mixed_labels[5:], labels[5:])
+    with pytest.raises(data.UserError, match="style_share"):
+        data.MNISTDataModule(style_share=1.5)

@@ -69,6 +69,8 @@ class DataConfig(Section):
     augment_scale: Annotated[float, Field(ge=0.0, lt=1.0)]
     robust_size: Annotated[int, Field(ge=0, le=60_000)] = 500
     robust_styles: list[Literal[tuple(STYLES)]] | None = None  # type: ignore[valid-type]
+    style_share: Fraction = 0.0
+    style_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
 
 
 class OptimizerConfig(Section):

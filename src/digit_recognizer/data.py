@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.mnist_files import ensure_files, load_split
-from digit_recognizer.styles import STYLES, robustness_set
+from digit_recognizer.styles import STYLES, robustness_set, training_pool
 
 # Styled validation digits, rendered once per split and machine (the data folder may be
 # read-only or shared).
@@ -87,6 +87,8 @@ class MNISTDataModule(L.LightningDataModule):
         augment_scale: float = 0.1,
         robust_size: int = 500,
         robust_styles: Sequence[str] | None = None,
+        style_share: float = 0.0,
+        style_pool: int = 20000,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -120,6 +122,14 @@ class MNISTDataModule(L.LightningDataModule):
         self.robust_size = robust_size
         self.robust_styles = list(robust_styles) if robust_styles else list(STYLES)
         self._robust: dict[str, InMemoryDigits] | None = None
+        if not 0.0 <= style_share <= 1.0 or not isinstance(style_pool, int) or style_pool < 1:
+            raise UserError(
+                f"data.style_share must be from 0 to 1 and data.style_pool a positive integer; "
+                f"got {style_share!r} and {style_pool!r}."
+            )
+        self.style_share = style_share
+        self.style_pool = style_pool
+        self.styled_train: InMemoryDigits | None = None
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -148,6 +158,13 @@ class MNISTDataModule(L.LightningDataModule):
             val_idx, train_idx = order[: self.val_size], order[self.val_size :]
             self.train_set = InMemoryDigits(images[train_idx], labels[train_idx])
             self.val_set = InMemoryDigits(images[val_idx], labels[val_idx])
+            if self.style_share > 0:
+                chosen, styled = training_pool(
+                    self.train_set.images.numpy(), self.style_pool, self.split_seed, STYLED_CACHE
+                )
+                self.styled_train = InMemoryDigits(
+                    torch.from_numpy(styled).unsqueeze(1), self.train_set.labels[chosen]
+                )
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
         self._move_to_accelerator()
@@ -178,7 +195,7 @@ class MNISTDataModule(L.LightningDataModule):
         device = self.trainer.strategy.root_device if self.trainer else None
         if not self.keep_on_device or device is None or device.type == "cpu":
             return
-        for dataset in (self.train_set, self.val_set, self.test_set):
+        for dataset in (self.train_set, self.val_set, self.test_set, self.styled_train):
             if dataset is not None and dataset.images.device != device:
                 dataset.images, dataset.labels = (
                     dataset.images.to(device),
@@ -187,10 +204,30 @@ class MNISTDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # Augment training batches only, already on the device, as one batched operation.
-        if self.augment and self.trainer is not None and self.trainer.training:
-            images, labels = batch
-            return random_affine(images, **self.augment_args), labels
-        return batch
+        if self.trainer is None or not self.trainer.training:
+            return batch
+        images, labels = batch
+        if self.styled_train is not None:
+            images, labels = self._mix_styled(images, labels)
+        if self.augment:
+            images = random_affine(images, **self.augment_args)
+        return images, labels
+
+    def _mix_styled(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch with ``style_share`` of it swapped for random styled training digits."""
+        assert self.styled_train is not None
+        count = round(self.style_share * len(labels))
+        if count == 0:
+            return images, labels
+        pick = torch.randint(
+            len(self.styled_train), (count,), device=self.styled_train.labels.device
+        )
+        images, labels = images.clone(), labels.clone()
+        images[:count] = self.styled_train.images[pick].to(images.device, images.dtype)
+        labels[:count] = self.styled_train.labels[pick].to(labels.device)
+        return images, labels
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup('fit') first"

@@ -144,6 +144,49 @@ def restyle_many(digits: np.ndarray, style: str, seed: int = 0) -> np.ndarray:
         return np.stack(list(pool.map(one, range(len(digits))))) if len(digits) else digits
 
 
+def training_pool(
+    digits: np.ndarray, count: int, seed: int = 0, cache_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` training digits, chosen at random, each re-drawn in a random style (or only
+    put on paper) and read back like a user's image: (indices into ``digits``, (n, 28, 28)
+    uint8). For training that sees what users send; cached like ``robustness_set``."""
+    digits = np.ascontiguousarray(np.asarray(digits, dtype=np.uint8).reshape(-1, 28, 28))
+    rng = np.random.default_rng(seed)
+    count = min(count, len(digits))
+    indices = np.sort(rng.choice(len(digits), size=count, replace=False))
+    names = ["plain", *STYLES]
+    chosen = rng.integers(0, len(names), size=count)
+    key = hashlib.sha256(digits.tobytes())
+    key.update(f"pool,{count},{seed}".encode())
+    key.update(Path(__file__).read_bytes())
+    cache = cache_dir / f"pool-{key.hexdigest()[:16]}.npz" if cache_dir else None
+    if cache is not None and cache.is_file():
+        try:
+            with np.load(cache) as stored:
+                if stored["images"].shape == (count, 28, 28):
+                    return indices, stored["images"]
+        except (OSError, ValueError, KeyError):
+            pass
+
+    def one(position: int) -> np.ndarray:
+        style_rng = np.random.default_rng([seed, int(indices[position]), 7])
+        digit = digits[indices[position]]
+        if names[chosen[position]] == "plain":
+            grey = on_paper(_upscaled(digit), style_rng)
+            try:
+                return center_in_frame(isolate_digit(ink_map(grey)))
+            except ImageRejected:
+                return digit
+        styled = restyle(digit, names[chosen[position]], style_rng)
+        return styled if styled.any() else digit
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        images = np.stack(list(pool.map(one, range(count)))) if count else digits[:0]
+    if cache is not None:
+        _write_cache(cache, {"images": images})
+    return indices, images
+
+
 def robustness_set(
     digits: np.ndarray, styles: list[str], size: int, cache_dir: Path | None = None
 ) -> dict[str, np.ndarray]:
