@@ -2,8 +2,10 @@
 
 Images are plain arguments (any file name, spaces and brackets included) or ``img=...``;
 the other options are Hydra overrides (``format=json``, ``ckpt=PATH``, ``run_id=ID``).
-Exit status: 0 every image predicted, 1 some failed (the rest are printed), 2 a mistake
-(bad option, no usable model) before anything was predicted.
+``mode=number`` reads a row of digits (``auto``, the default, does when it sees several).
+Exit status: 0 every image answered (a digit, a number, or "not a digit" and why), 1 some
+could not be read (the rest are printed), 2 a mistake (bad option, no usable model) before
+anything was predicted.
 """
 
 import sys
@@ -29,7 +31,9 @@ def main(cfg: DictConfig) -> None:
     files, failures = expand_inputs(images)
     classifier = choose_model(cfg)
     print(f"model: {classifier.source}", file=sys.stderr)
-    results = failures + predict_files(classifier, files, cfg.batch_size, preview_dir)
+    results = failures + predict_files(
+        classifier, files, cfg.batch_size, preview_dir, cfg.mode, cfg.min_confidence
+    )
     for result in results:
         if cfg.format == "json":
             print(result.as_json())

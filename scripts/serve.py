@@ -43,6 +43,8 @@ def main(cfg: DictConfig) -> None:
             "body_timeout_s": cfg.body_timeout_s,
             "time_budget_s": cfg.time_budget_s,
             "head_timeout_s": cfg.head_timeout_s,
+            "mode": cfg.mode,
+            "min_confidence": cfg.min_confidence,
         }
     )
     uvicorn.run(

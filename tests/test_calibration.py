@@ -10,7 +10,7 @@ import torch
 from digit_recognizer.calibration import (
     expected_calibration_error,
     fit_temperature,
-    store_temperature,
+    store_calibration,
 )
 from digit_recognizer.errors import ModelUnavailable
 from digit_recognizer.inference import load_classifier
@@ -77,7 +77,7 @@ def test_storing_a_temperature_keeps_everything_else(tiny_checkpoint: Path, tmp_
     copy = tmp_path / "copy.ckpt"
     copy.write_bytes(tiny_checkpoint.read_bytes())
     before = torch.load(copy, weights_only=True)
-    store_temperature(copy, 1.7)
+    store_calibration(copy, temperature=1.7)
     after = torch.load(copy, weights_only=True)
     assert after["hyper_parameters"] == {**before["hyper_parameters"], "temperature": 1.7}
     assert after["state_dict"].keys() == before["state_dict"].keys()

@@ -72,16 +72,37 @@ def test_mixed_inputs_exit_1_and_report_each_failure(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 4
-    assert any("dot.png: no digit found (the ink is a speck" in line for line in errors)
+    assert len(errors) == 2
     assert any("broken.png: not an image" in line for line in errors)
-    assert any("blank.png: no digit found" in line for line in errors)
     assert any("missing.png: no such file" in line for line in errors)
-    predicted = result.stdout.splitlines()
-    assert len(predicted) == 2 and all("top 3:" in line for line in predicted)
+    answers = result.stdout.splitlines()
+    # A dot and a blank page are answers ("no digit found" and why), not failures.
+    assert any("dot.png: no digit found (the ink is a speck" in line for line in answers)
+    assert any("blank.png: no digit found (the image is blank)" in line for line in answers)
+    predicted = [line for line in answers if "top 3:" in line]
+    assert len(answers) == 4 and len(predicted) == 2
     assert all(re.search(r": \d \((>99\.99|99\.\d\d|\d{1,2}\.\d)%\)", line) for line in predicted)
     previews = sorted((tmp_path / "logs" / "previews").glob("*.png"))
     assert len(previews) == 2 and Image.open(previews[0]).size == (28, 28)
+
+
+def test_not_a_digit_is_an_answer_with_exit_0(
+    images: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    args = [f"img=[{images}/dot.png,{images}/digit0.png]", f"ckpt={tiny_checkpoint}"]
+    result = run_script("predict.py", [*args, "format=json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    dot, digit = (json.loads(line) for line in result.stdout.splitlines())
+    assert dot["digit"] is None and dot["reason"].startswith("no digit found (the ink is a speck")
+    assert isinstance(digit["digit"], int) and "reason" not in digit
+    # Demanding more confidence than any answer has refuses the digit too, with the figures.
+    result = run_script("predict.py", [*args, "min_confidence=1.0"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"digit0.png: not a digit \(the model is only .*% sure it is a \d", result.stdout
+    )
+    result = run_script("predict.py", [*args, "min_confidence=1.5"], tmp_path)
+    assert result.returncode == 2 and "min_confidence" in result.stderr
 
 
 def test_empty_directory_is_an_error_line(tiny_checkpoint: Path, tmp_path: Path) -> None:

@@ -59,12 +59,25 @@ def test_png_data_url_is_predicted(client: TestClient) -> None:
     ("payload", "reason"),
     [
         (b"definitely not an image", "not an image"),
-        (None, "no digit found"),  # a blank page
-        (dot_png(), "no digit found (the ink is a speck"),  # one dot of the page's pen
         (png_bomb(), "too many pixels"),
     ],
 )
 def test_bad_images_get_400_with_the_cli_reason(
+    client: TestClient, payload: bytes, reason: str
+) -> None:
+    response = client.post("/api/predict", files={"file": ("x.png", payload, "image/png")})
+    assert response.status_code == 400 and reason in response.json()["detail"]
+    assert client.get("/health").status_code == 200  # still serving
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (None, "no digit found (the image is blank)"),  # a blank page
+        (dot_png(), "no digit found (the ink is a speck"),  # one dot of the page's pen
+    ],
+)
+def test_what_is_no_digit_is_answered_as_such(
     client: TestClient, payload: bytes | None, reason: str
 ) -> None:
     if payload is None:
@@ -72,8 +85,10 @@ def test_bad_images_get_400_with_the_cli_reason(
         Image.new("L", (200, 200), 250).save(buffer, "PNG")
         payload = buffer.getvalue()
     response = client.post("/api/predict", files={"file": ("x.png", payload, "image/png")})
-    assert response.status_code == 400 and reason in response.json()["detail"]
-    assert client.get("/health").status_code == 200  # still serving
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["digit"] is None and answer["number"] is None
+    assert answer["reason"].startswith(reason) and answer["digits"] == []
 
 
 def test_upload_over_5_mb_gets_413(client: TestClient) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 ECE_BINS = 15
+# "Not a digit" below the confidence that still answers this share of validation digits.
+ANSWERED_SHARE = 0.995
 # A temperature outside these bounds means something else is wrong (a broken net, a
 # checkpoint from elsewhere): inference refuses it rather than answer with it.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
@@ -66,12 +68,23 @@ def reliability(
     return mean_confidence, accuracy, count
 
 
-def store_temperature(checkpoint: str | Path, temperature: float) -> None:
-    """Write ``temperature`` into a checkpoint's plain hyperparameters, atomically (a reader
-    never sees half a file)."""
+def confidence_threshold(probabilities: torch.Tensor, answered: float = ANSWERED_SHARE) -> float:
+    """The highest confidence threshold that still answers ``answered`` of these (real
+    digits'): below it an answer is "not a digit"."""
+    if len(probabilities) == 0:
+        return 0.0
+    confidence = probabilities.detach().float().cpu().max(dim=1).values
+    return float(torch.quantile(confidence, 1.0 - answered, interpolation="lower"))
+
+
+def store_calibration(checkpoint: str | Path, **values: float) -> None:
+    """Write calibration values (``temperature``, ``min_confidence``) into a checkpoint's plain
+    hyperparameters, atomically (a reader never sees half a file)."""
     path = Path(checkpoint)
     contents = torch.load(path, map_location="cpu", weights_only=True)
-    contents.setdefault("hyper_parameters", {})["temperature"] = float(temperature)
+    contents.setdefault("hyper_parameters", {}).update(
+        {key: float(value) for key, value in values.items()}
+    )
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(contents, partial)
     os.replace(partial, path)

@@ -147,7 +147,12 @@ class ModelChoice(Section):
     logger: dict[str, Any] | None = None
 
 
-class PredictConfig(ModelChoice):
+class Reading(Section):
+    mode: Literal["auto", "digit", "number"] = "auto"
+    min_confidence: Fraction | None = None
+
+
+class PredictConfig(ModelChoice, Reading):
     img: list[str] | str
     format: Literal["text", "json"]
     save_preview: bool
@@ -169,7 +174,7 @@ class EvalConfig(ModelChoice):
     data: DataConfig
 
 
-class ServeConfig(ModelChoice):
+class ServeConfig(ModelChoice, Reading):
     host: str
     port: Annotated[int, Field(ge=0, le=65_535)]
     max_upload_mb: Annotated[float, Field(gt=0, le=1024)]

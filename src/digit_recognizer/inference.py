@@ -24,6 +24,8 @@ class Classifier:
     source: str
     run_id: str | None = None
     checkpoint: str = ""  # the file it was loaded from
+    # Calibrated confidence below which an answer is "not a digit" (chosen on validation).
+    min_confidence: float = 0.0
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -84,9 +86,19 @@ def load_classifier(path: str | Path) -> Classifier:
             ) from err
         raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
     spec, weights, mean, std, temperature = _checked_contents(checkpoint, path)
+    min_confidence = checkpoint["hyper_parameters"].get("min_confidence", 0.0)
+    if not (isinstance(min_confidence, int | float) and 0.0 <= min_confidence <= 1.0):
+        raise ModelUnavailable(
+            f"Checkpoint {path} has a bad min_confidence {min_confidence!r} (expected 0 to 1)."
+        )
     model = ProbabilityNet(build_net(**spec), mean, std, temperature=temperature)
     model.net.load_state_dict(weights)  # names and shapes were checked above
-    return Classifier(model=model.eval(), source=str(path), checkpoint=str(path))
+    return Classifier(
+        model=model.eval(),
+        source=str(path),
+        checkpoint=str(path),
+        min_confidence=float(min_confidence),
+    )
 
 
 def _checked_contents(

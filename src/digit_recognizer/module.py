@@ -11,9 +11,10 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from digit_recognizer.calibration import (
+    confidence_threshold,
     expected_calibration_error,
     fit_temperature,
-    store_temperature,
+    store_calibration,
 )
 from digit_recognizer.nets import ProbabilityNet, build_net
 from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES
@@ -40,6 +41,7 @@ class DigitClassifier(L.LightningModule):
         input_std: float = MNIST_STD,
         channels_last: bool = False,
         temperature: float = 1.0,
+        min_confidence: float = 0.0,
     ) -> None:
         super().__init__()
         # Optimizer and scheduler are Hydra partials (code, not data): the resolved config records them.
@@ -143,20 +145,26 @@ class DigitClassifier(L.LightningModule):
         return scores
 
     def _calibrate(self, val_set: Any) -> None:
-        """Fit the temperature and write it into the best checkpoint."""
+        """Fit the temperature, choose the "not a digit" threshold (the confidence that still
+        answers 99.5% of validation digits), and write both into the best checkpoint."""
         logits = self._logits_of(val_set.images)
         labels = val_set.labels.to(logits.device)
         temperature = fit_temperature(logits, labels)
+        calibrated = (logits / temperature).softmax(dim=1)
+        min_confidence = confidence_threshold(calibrated)
         self._final_metrics |= {
             "val/ece_uncalibrated": expected_calibration_error(logits.softmax(dim=1), labels),
-            "val/ece": expected_calibration_error((logits / temperature).softmax(dim=1), labels),
+            "val/ece": expected_calibration_error(calibrated, labels),
             "temperature": temperature,
+            "min_confidence": min_confidence,
         }
         self.net.temperature = temperature
-        self.hparams.temperature = temperature  # in every checkpoint saved from now on
+        # In every checkpoint saved from now on.
+        self.hparams.temperature, self.hparams.min_confidence = temperature, min_confidence
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
-        if self.trainer.is_global_zero and best:  # the weights it was fitted for; last.ckpt
-            store_temperature(best, temperature)  # stays as trained, for resuming
+        if self.trainer.is_global_zero and best:  # the weights they were fitted for; last.ckpt
+            # stays as trained, for resuming.
+            store_calibration(best, temperature=temperature, min_confidence=min_confidence)
 
     @torch.inference_mode()
     def _logits_of(self, images: torch.Tensor) -> torch.Tensor:
@@ -197,6 +205,13 @@ class DigitClassifier(L.LightningModule):
             self._final_metrics["test/ece"] = expected_calibration_error(
                 self.test_probabilities, labels
             )
+            # How the "not a digit" threshold fares on real digits it never saw.
+            confidence, predicted = self.test_probabilities.max(dim=1)
+            answered = confidence >= self._final_metrics.get("min_confidence", 0.0)
+            self._final_metrics["test/answered"] = float(answered.float().mean())
+            if answered.any():
+                right = (predicted[answered] == labels[answered]).float().mean()
+                self._final_metrics["test/acc_answered"] = float(right)
         for name, value in self._final_metrics.items():
             self.log(name, value, sync_dist=True)  # equal on every process already
 

@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,61 +14,63 @@ from PIL import Image
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.inference import Classifier
-from digit_recognizer.preprocess import IMAGE_SUFFIXES, to_mnist_array
+from digit_recognizer.preprocess import IMAGE_SUFFIXES, Box, NotADigit, to_mnist_digits
+from digit_recognizer.reading import Reading, percent, read_all
+
+__all__ = ["Prediction", "expand_inputs", "percent", "predict_files"]
 
 
 @dataclass
 class Prediction:
-    """One input's outcome: a digit with its probabilities, or the reason it failed."""
+    """One input's outcome: what it says (a digit, a number, or not a digit and why), or the
+    reason it could not be read."""
 
     file: str
-    probabilities: list[float] = field(default_factory=list)
+    reading: Reading | None = None
     error: str | None = None
-    preview: str | None = None  # where the 28x28 image the model saw is (to be) written
-    pixels: np.ndarray | None = field(default=None, repr=False)
+    preview: str | None = None  # where the image the model saw is (to be) written
 
     def save_preview(self, folder: Path) -> None:
-        if self.preview and self.pixels is not None:
-            Image.fromarray(self.pixels).save(folder / Path(self.preview).name)
-
-    @property
-    def digit(self) -> int:
-        return int(np.argmax(self.probabilities))
-
-    def top(self, k: int = 3) -> list[tuple[int, float]]:
-        order = np.argsort(self.probabilities)[::-1][:k]
-        return [(int(d), float(self.probabilities[d])) for d in order]
+        pixels = self.reading.preview() if self.reading else None
+        if self.preview and pixels is not None:
+            Image.fromarray(pixels).save(folder / Path(self.preview).name)
 
     def as_text(self) -> str:
-        if self.error:
+        if self.error or self.reading is None:
             return f"error: {self.error}"
-        top3 = ", ".join(f"{d} {percent(p)}" for d, p in self.top())
-        line = (
-            f"{self.file}: {self.digit} ({percent(self.probabilities[self.digit])})  top 3: {top3}"
-        )
+        reading, line = self.reading, f"{self.file}: "
+        if reading.reason:
+            line += reading.reason
+        elif reading.is_number:
+            sure = ", ".join(f"{p.digit} {percent(p.confidence)}" for p in reading.parts)
+            line += f"{reading.number}  (digits: {sure})"
+        else:
+            (part,) = reading.parts
+            top3 = ", ".join(f"{d} {percent(p)}" for d, p in part.top())
+            line += f"{part.digit} ({percent(part.confidence)})  top 3: {top3}"
         return line + (f"  preview: {self.preview}" if self.preview else "")
 
     def as_json(self) -> str:
-        if self.error:
+        if self.error or self.reading is None:
             return json.dumps({"file": self.file, "error": self.error})
-        record = {
-            "file": self.file,
-            "digit": self.digit,
-            "confidence": round(self.probabilities[self.digit], 6),
-            "top3": [{"digit": d, "probability": round(p, 6)} for d, p in self.top()],
-            "probabilities": [round(p, 6) for p in self.probabilities],
-        }
+        reading = self.reading
+        record: dict = {"file": self.file, "digit": reading.digit}
+        if reading.is_number:
+            record["number"] = reading.number
+        if reading.reason:
+            record["reason"] = reading.reason
+        if len(reading.parts) == 1 and not reading.is_number:
+            (part,) = reading.parts
+            record |= {
+                "confidence": round(part.confidence, 6),
+                "top3": [{"digit": d, "probability": round(p, 6)} for d, p in part.top()],
+                "probabilities": [round(p, 6) for p in part.probabilities],
+            }
+        if reading.is_number:
+            record["digits"] = [part.as_dict() for part in reading.parts]
         if self.preview:
             record["preview"] = self.preview
         return json.dumps(record)
-
-
-def percent(probability: float) -> str:
-    """Enough digits to tell 99.97% from 99.2%, never a rounded-up "100.0%" (the page's rule)."""
-    value = 100 * probability
-    if value >= 99.995:
-        return ">99.99%"
-    return f"{value:.2f}%" if value >= 99 else f"{value:.1f}%"
 
 
 # Files named by the user: paths, folders and globs, each real file once, never a loop.
@@ -163,14 +165,20 @@ def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
 
 
-def preprocess_all(
-    files: Iterable[Path], workers: int = min(8, os.cpu_count() or 1)
-) -> list[np.ndarray | UserError]:
-    """28x28 arrays (or the reason each failed), in order; PIL releases the GIL, so threads help."""
+Found = list[tuple[np.ndarray, Box | None]] | NotADigit
 
-    def one(path: Path) -> np.ndarray | UserError:
+
+def preprocess_all(
+    files: Iterable[Path], mode: str = "auto", workers: int = min(8, os.cpu_count() or 1)
+) -> list[Found | UserError]:
+    """Per file, in order: its digits with their boxes, why it shows none (``NotADigit``), or
+    why it could not be read; PIL releases the GIL, so threads help."""
+
+    def one(path: Path) -> Found | UserError:
         try:
-            return to_mnist_array(path)
+            return to_mnist_digits(path, mode)
+        except NotADigit as refusal:
+            return refusal
         except UserError as err:
             return err
 
@@ -183,22 +191,25 @@ def predict_files(
     files: Sequence[Path],
     batch_size: int = 256,
     preview_dir: Path | None = None,
+    mode: str = "auto",
+    min_confidence: float | None = None,
 ) -> list[Prediction]:
-    """Predict every file; failures are reported per file and do not stop the rest."""
-    arrays = preprocess_all(files)
-    good = [i for i, item in enumerate(arrays) if isinstance(item, np.ndarray)]
+    """Read every file; failures are reported per file and do not stop the rest."""
+    found = preprocess_all(files, mode)
     results = [Prediction(str(path)) for path in files]
-    for index, item in enumerate(arrays):
-        if isinstance(item, UserError):
+    readable = [i for i, item in enumerate(found) if isinstance(item, list | NotADigit)]
+    readings = read_all(
+        classifier,
+        [found[i] for i in readable],  # type: ignore[misc]
+        min_confidence,
+        batch_size,
+    )
+    for index, item in enumerate(found):
+        if not isinstance(item, list | NotADigit):
             results[index].error = str(item)
-    if good:
-        batch = np.stack([arrays[i] for i in good])
-        probabilities = classifier.predict(batch, batch_size=batch_size).tolist()
-        for index, probs in zip(good, probabilities, strict=True):
-            results[index].probabilities = probs
-    if preview_dir is not None:
-        for index in good:
-            results[index].pixels = arrays[index]  # type: ignore[assignment]
+    for index, reading in zip(readable, readings, strict=True):
+        results[index].reading = reading
+        if preview_dir is not None and reading.parts:
             results[index].preview = str(preview_dir / f"{index:04d}-{files[index].stem}.png")
     return results
 

@@ -25,6 +25,7 @@ from PIL import (
 from scipy import ndimage
 
 from digit_recognizer.errors import UserError
+from digit_recognizer.segment import MAX_DIGITS, crop, find_marks, looks_like_a_number
 
 # Registered by importing them, so that Image.open(formats=...) finds exactly these.
 _PLUGINS = (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin)
@@ -63,6 +64,11 @@ MAX_INK_WIDTH_PER_HEIGHT = 4.0
 
 class ImageRejected(UserError):
     """The file is no usable digit image (unreadable, blank, too large, ...)."""
+
+
+class NotADigit(ImageRejected):
+    """The image was read, but what it shows is no digit (blank, a speck, a line, scribbles):
+    an answer ("not a digit"), not a failure."""
 
 
 def load_image(source: str | Path | bytes) -> Image.Image:
@@ -173,15 +179,24 @@ def _strokes(mask: np.ndarray) -> np.ndarray:
     return kept if kept.sum() >= 0.3 * mask.sum() else mask
 
 
-def isolate_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
-    """Crop to the ink, with noise below the ink/background threshold cleared."""
+def ink_mask(ink: np.ndarray, name: str = "image") -> tuple[np.ndarray, float]:
+    """Where the strokes are (specks of noise removed), and the ink level that tells them
+    from the paper; NotADigit when there is no ink, or the "ink" is most of the image."""
     if ink.shape[0] < 8 or ink.shape[1] < 8 or float(ink.max()) < 0.15:
-        raise ImageRejected(f"{name}: no digit found")
+        raise NotADigit(f"{name}: no digit found (the image is blank)")
     threshold = max(_otsu_threshold(ink), 0.1)
-    mask = ink > threshold
-    solid = _strokes(mask)
+    solid = _strokes(ink > threshold)
     if solid.sum() < 4 or solid.mean() > 0.6:
-        raise ImageRejected(f"{name}: no digit found")
+        raise NotADigit(f"{name}: no digit found (no strokes stand out from the background)")
+    return solid, threshold
+
+
+def isolate_digit(
+    ink: np.ndarray, name: str = "image", strokes: tuple[np.ndarray, float] | None = None
+) -> np.ndarray:
+    """Crop to the ink, with noise below the ink/background threshold cleared (``strokes``:
+    ``ink_mask``'s answer, if already known)."""
+    solid, threshold = strokes or ink_mask(ink, name)
     rows, cols = np.nonzero(solid)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     _check_ink_shape(bottom - top, right - left, min(ink.shape), name)
@@ -192,12 +207,12 @@ def isolate_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
 def _check_ink_shape(height: int, width: int, image_side: int, name: str) -> None:
     """Refuse ink too small or too flat to be a digit, with a reason a person understands."""
     if max(height, width) < MIN_INK_SHARE * image_side:
-        raise ImageRejected(
+        raise NotADigit(
             f"{name}: no digit found (the ink is a speck: it spans "
             f"{max(height, width) / image_side:.0%} of the image; write the digit larger)"
         )
     if width > MAX_INK_WIDTH_PER_HEIGHT * height:
-        raise ImageRejected(f"{name}: no digit found (the ink is a flat line, not a digit)")
+        raise NotADigit(f"{name}: no digit found (the ink is a flat line, not a digit)")
 
 
 def center_in_frame(digit: np.ndarray) -> np.ndarray:
@@ -229,6 +244,51 @@ def to_mnist_array(source: str | Path | bytes | Image.Image) -> np.ndarray:
     except ImageRejected as err:
         raise ImageRejected(f"{name}: {err}") from None
     return center_in_frame(isolate_digit(ink_map(grey), name))
+
+
+# A box in the image as given (EXIF-upright): left, top, width, height in pixels.
+Box = tuple[int, int, int, int]
+MODES = ("auto", "digit", "number")
+
+
+def to_mnist_digits(
+    source: str | Path | bytes | Image.Image, mode: str = "auto"
+) -> list[tuple[np.ndarray, Box | None]]:
+    """The digits an image shows, left to right: 28x28 uint8 MNIST-style arrays with their
+    boxes. ``digit``: the whole image is one digit (no box); ``number``: a row of digits,
+    segmented; ``auto``: a number when two or more digit-sized marks stand side by side."""
+    name = "upload" if isinstance(source, bytes | Image.Image) else str(source)
+    image = source if isinstance(source, Image.Image) else load_image(source)
+    upright = image.size[::-1] if image.getexif().get(0x0112) in (5, 6, 7, 8) else image.size
+    try:
+        grey = to_grayscale(image)
+    except ImageRejected as err:
+        raise ImageRejected(f"{name}: {err}") from None
+    ink = ink_map(grey)
+    if mode == "digit":
+        return [(center_in_frame(isolate_digit(ink, name)), None)]
+    solid, threshold = ink_mask(ink, name)
+    groups = find_marks(solid)
+    if mode == "auto" and not looks_like_a_number(groups):
+        return [(center_in_frame(isolate_digit(ink, name, (solid, threshold))), None)]
+    marks = [mark for group in groups for mark in group]
+    if not marks:
+        raise NotADigit(f"{name}: no digit found (the image is blank)")
+    if len(marks) > MAX_DIGITS:
+        raise NotADigit(
+            f"{name}: not a number ({len(marks)} separate marks; at most {MAX_DIGITS} digits)"
+        )
+    scale_x, scale_y = upright[0] / grey.shape[1], upright[1] / grey.shape[0]
+    digits = []
+    for mark in marks:
+        box = (
+            round(mark.left * scale_x),
+            round(mark.top * scale_y),
+            round(mark.width * scale_x),
+            round(mark.height * scale_y),
+        )
+        digits.append((center_in_frame(crop(ink, mark, threshold)), box))
+    return digits
 
 
 def naive_resize(source: str | Path | bytes | Image.Image) -> np.ndarray:

@@ -24,7 +24,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from digit_recognizer.inference import Classifier
-from digit_recognizer.preprocess import ImageRejected, to_mnist_array
+from digit_recognizer.preprocess import ImageRejected, NotADigit, to_mnist_digits
+from digit_recognizer.reading import read_all
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -37,12 +38,22 @@ FAVICON = (
 )
 
 
-class Prediction(BaseModel):
+class Part(BaseModel):
     digit: int
     confidence: float
     probabilities: list[float]
+    box: list[int] | None  # left, top, width, height in the image's pixels
+
+
+class Prediction(BaseModel):
+    digit: int | None  # null: not a single digit (see number and reason)
+    number: str | None = None  # a row of digits read left to right
+    reason: str | None = None  # why it is not a digit (or not a number)
+    confidence: float | None = None
+    probabilities: list[float] = []
+    digits: list[Part] = []  # every digit read, left to right, with its box
     model: str
-    preview: str  # the 28x28 image the model saw, as a PNG data URL
+    preview: str | None = None  # what the model saw (28x28 per digit), as a PNG data URL
 
 
 class Health(BaseModel):
@@ -58,13 +69,16 @@ def create_app(
     queue: int = 64,
     body_timeout_s: float = 10.0,
     time_budget_s: float = 10.0,
+    mode: str = "auto",
+    min_confidence: float | None = None,
 ) -> FastAPI:
     """A FastAPI app answering with ``classifier``. Uploads over ``max_upload_bytes`` get 413;
     a Host header outside ``hosts`` gets 400; more than ``threads + queue`` predictions in
     flight get 503 with Retry-After. A body that has not fully arrived ``body_timeout_s``
     after the head gets 408; a request still waiting for a worker thread ``time_budget_s``
     after its body arrived gets 503 without being decoded (decoding itself is bounded by
-    the decode budget of ``preprocess.py``)."""
+    the decode budget of ``preprocess.py``). ``mode`` and ``min_confidence``: as for
+    predict.py (a digit, a number, or "not a digit" with the reason, all 200)."""
     app = FastAPI(title="digit-recognizer", summary="Recognise a handwritten digit.")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     page = PAGE.read_text()
@@ -114,7 +128,7 @@ def create_app(
             data = await _image_bytes(request, body, max_upload_bytes)
             deadline = time.monotonic() + time_budget_s
             return await anyio.to_thread.run_sync(
-                _answer, classifier, data, deadline, limiter=workers
+                _answer, classifier, data, deadline, mode, min_confidence, limiter=workers
             )
         finally:
             in_flight -= 1
@@ -122,23 +136,31 @@ def create_app(
     return app
 
 
-def _answer(classifier: Classifier, data: bytes, deadline: float) -> JSONResponse:
-    """Decode, preprocess and classify one image (runs on a worker thread), unless it waited
-    for the thread past its ``deadline``: its client is better told to retry."""
+def _answer(
+    classifier: Classifier, data: bytes, deadline: float, mode: str, min_confidence: float | None
+) -> JSONResponse:
+    """Decode, preprocess and read one image (runs on a worker thread), unless it waited for
+    the thread past its ``deadline``: its client is better told to retry."""
     if time.monotonic() > deadline:
         return _busy()
     try:
-        digit = to_mnist_array(data)
+        found: list | NotADigit = to_mnist_digits(data, mode)
+    except NotADigit as refusal:
+        found = refusal
     except ImageRejected as err:
         return JSONResponse({"detail": str(err).removeprefix("upload: ")}, status_code=400)
-    probabilities = classifier.predict(digit[None]).squeeze(0).tolist()
-    best = int(np.argmax(probabilities))
+    (reading,) = read_all(classifier, [found], min_confidence)
+    single = reading.parts[0] if len(reading.parts) == 1 and not reading.is_number else None
+    preview = reading.preview()
     answer = Prediction(
-        digit=best,
-        confidence=probabilities[best],
-        probabilities=probabilities,
+        digit=reading.digit,
+        number=reading.number,
+        reason=reading.reason,
+        confidence=single.confidence if single else None,
+        probabilities=single.probabilities if single else [],
+        digits=[Part(**part.as_dict()) for part in reading.parts],
         model=classifier.source,
-        preview=_png_data_url(digit),
+        preview=_png_data_url(preview) if preview is not None else None,
     )
     return JSONResponse(answer.model_dump())
 

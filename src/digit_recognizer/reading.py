@@ -1,0 +1,131 @@
+"""What an image says: a digit, a number, or "not a digit" with the reason. Shared by the
+CLI and the web API, so both answer alike.
+
+An answer is refused as "not a digit" when the preprocessing finds no digit-like ink
+(blank, a speck, a line), or when the model's calibrated confidence is below the
+checkpoint's threshold (chosen on validation so that 99.5% of real digits are answered).
+A number is refused when any of its digits would be.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digit_recognizer.inference import Classifier
+from digit_recognizer.preprocess import Box, NotADigit
+
+
+def percent(probability: float) -> str:
+    """Enough digits to tell 99.97% from 99.2%, never a rounded-up "100.0%" (the page's rule)."""
+    value = 100 * probability
+    if value >= 99.995:
+        return ">99.99%"
+    return f"{value:.2f}%" if value >= 99 else f"{value:.1f}%"
+
+
+@dataclass
+class DigitRead:
+    """One digit's answer: the model's probabilities, where it is, and what the model saw."""
+
+    probabilities: list[float]
+    box: Box | None
+    pixels: np.ndarray = field(repr=False)
+
+    @property
+    def digit(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.digit])
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        order = np.argsort(self.probabilities)[::-1][:k]
+        return [(int(d), float(self.probabilities[d])) for d in order]
+
+    def as_dict(self) -> dict:
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "probabilities": [round(p, 6) for p in self.probabilities],
+            "box": list(self.box) if self.box else None,
+        }
+
+
+@dataclass
+class Reading:
+    """An image's answer: its digits left to right (one unless it is a number), and the
+    reason it is no digit or number (``None`` when it is one)."""
+
+    parts: list[DigitRead]
+    is_number: bool = False
+    reason: str | None = None
+
+    @property
+    def digit(self) -> int | None:
+        return (
+            self.parts[0].digit if self.parts and not self.is_number and not self.reason else None
+        )
+
+    @property
+    def number(self) -> str | None:
+        if not self.is_number or self.reason:
+            return None
+        return "".join(str(part.digit) for part in self.parts)
+
+    def preview(self) -> np.ndarray | None:
+        """What the model saw: the 28x28 digits side by side."""
+        return np.concatenate([part.pixels for part in self.parts], axis=1) if self.parts else None
+
+
+def read_all(
+    classifier: Classifier,
+    found: Sequence[list[tuple[np.ndarray, Box | None]] | NotADigit],
+    min_confidence: float | None = None,
+    batch_size: int = 256,
+) -> list[Reading]:
+    """Answers for preprocessed images (each its digits, or why it holds none), with every
+    digit of every image classified in one batch. ``min_confidence``: the threshold below
+    which an answer is "not a digit"; ``None``: the checkpoint's own."""
+    threshold = classifier.min_confidence if min_confidence is None else min_confidence
+    crops = [crop for item in found if not isinstance(item, NotADigit) for crop, _ in item]
+    probabilities = (
+        classifier.predict(np.stack(crops), batch_size=batch_size).tolist() if crops else []
+    )
+    readings, next_crop = [], 0
+    for item in found:
+        if isinstance(item, NotADigit):
+            readings.append(Reading([], reason=_reason(item)))
+            continue
+        parts = [
+            DigitRead(probabilities[next_crop + i], box, pixels)
+            for i, (pixels, box) in enumerate(item)
+        ]
+        next_crop += len(item)
+        readings.append(_judged(Reading(parts, is_number=len(parts) > 1), threshold))
+    return readings
+
+
+def _reason(refusal: NotADigit) -> str:
+    """The preprocessing's words without the file name: "no digit found (...)"."""
+    text = str(refusal)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def _judged(reading: Reading, threshold: float) -> Reading:
+    unsure = [i for i, part in enumerate(reading.parts) if part.confidence < threshold]
+    if not unsure:
+        return reading
+    part = reading.parts[unsure[0]]
+    doubt = (
+        f"the model is only {percent(part.confidence)} sure it is a {part.digit}, "
+        f"below its {percent(threshold)} threshold"
+    )
+    if reading.is_number:
+        reading.reason = (
+            f"not a number (mark {unsure[0] + 1} of {len(reading.parts)} is not a digit: {doubt})"
+        )
+    else:
+        reading.reason = f"not a digit ({doubt})"
+    return reading

@@ -1,0 +1,115 @@
+"""A row of handwritten digits -> one box per digit, left to right. Pure NumPy/SciPy.
+
+The ink's connected pieces are the starting point. Pieces stacked above one another belong
+to one digit (a 5's flag, a 7's bar, a stroke broken by a pen lift), so pieces that share
+most of their columns are merged. A piece much wider than tall is two or more touching
+digits: it is cut at the column with the least ink, again and again, until each part has
+a digit's proportions. Specks and dashes far smaller than the digits are dropped.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+# A part wider than this (times its height) is cut; a digit is rarely this wide, two
+# touching digits nearly always are.
+MAX_WIDTH_PER_HEIGHT = 1.3
+# Alone in an image, one mark is taken for touching digits only when it is this wide: a
+# single digit may be written wide.
+LONE_MARK_WIDTH_PER_HEIGHT = 1.8
+# Pieces sharing at least this share of the narrower one's columns are one digit.
+MERGE_OVERLAP = 0.5
+# Marks shorter than this share of the tallest mark are specks, dots or dashes, not digits.
+MIN_HEIGHT_SHARE = 0.35
+MAX_DIGITS = 20
+
+
+@dataclass
+class Mark:
+    """One digit's ink: its box in the ink map (left, top, right, bottom; exclusive) and the
+    mask of its own pixels within the whole map."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    pixels: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+
+def _mark(pixels: np.ndarray) -> Mark | None:
+    rows, cols = np.nonzero(pixels)
+    if len(rows) == 0:
+        return None
+    return Mark(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1, pixels)
+
+
+def _merge(marks: list[Mark]) -> list[Mark]:
+    """Marks sharing most of their columns (one above the other) become one, left to right."""
+    merged: list[Mark] = []
+    for mark in sorted(marks, key=lambda m: m.left):
+        if merged:
+            last = merged[-1]
+            shared = min(last.right, mark.right) - max(last.left, mark.left)
+            if shared >= MERGE_OVERLAP * min(last.width, mark.width):
+                merged[-1] = _mark(last.pixels | mark.pixels)  # type: ignore[assignment]
+                continue
+        merged.append(mark)
+    return merged
+
+
+def _split(mark: Mark, depth: int = 0) -> list[Mark]:
+    """A mark cut at its emptiest column until every part has a digit's proportions."""
+    if mark.width <= MAX_WIDTH_PER_HEIGHT * mark.height or depth > 6:
+        return [mark]
+    margin = max(1, int(0.35 * mark.height))  # no part narrower than a thin digit
+    low, high = mark.left + margin, mark.right - margin
+    if high <= low:
+        return [mark]
+    columns = mark.pixels[:, low:high].sum(axis=0)
+    cut = low + int(np.argmin(columns))
+    left_pixels, right_pixels = mark.pixels.copy(), mark.pixels.copy()
+    left_pixels[:, cut:] = False
+    right_pixels[:, :cut] = False
+    parts = [_mark(left_pixels), _mark(right_pixels)]
+    return [piece for part in parts if part is not None for piece in _split(part, depth + 1)]
+
+
+def find_marks(solid: np.ndarray) -> list[list[Mark]]:
+    """The digit-sized marks of a stroke mask, left to right, grouped by the separate pieces
+    of ink they come from (touching digits are one group of several marks)."""
+    labels, count = ndimage.label(solid, structure=np.ones((3, 3)))
+    if count == 0:
+        return []
+    sizes = ndimage.sum_labels(solid, labels, index=np.arange(1, count + 1))
+    kept = np.flatnonzero(sizes >= 0.02 * sizes.max()) + 1  # dust is no piece of a digit
+    pieces = [m for i in kept if (m := _mark(labels == i)) is not None]
+    groups = [_split(mark) for mark in _merge(pieces)]
+    tallest = max(mark.height for group in groups for mark in group)
+    kept = [[m for m in group if m.height >= MIN_HEIGHT_SHARE * tallest] for group in groups]
+    return [group for group in kept if group]
+
+
+def looks_like_a_number(groups: list[list[Mark]]) -> bool:
+    """Whether marks found in an image are several digits: two or more separate ones, or one
+    piece of ink far wider than tall (digits written touching)."""
+    if len(groups) != 1:
+        return len(groups) > 1
+    whole = _mark(np.logical_or.reduce([mark.pixels for mark in groups[0]]))
+    return whole is not None and whole.width > LONE_MARK_WIDTH_PER_HEIGHT * whole.height
+
+
+def crop(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
+    """The ink of one mark alone (its faint edges kept, neighbours left out), cropped to its
+    box and scaled so its brightest stroke is 1."""
+    own = ndimage.binary_dilation(mark.pixels, iterations=2) & (ink > threshold * 0.5)
+    digit = np.where(own, ink, 0.0)[mark.top : mark.bottom, mark.left : mark.right]
+    return digit / max(float(digit.max()), 1e-6)
