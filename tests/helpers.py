@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "conf")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; .ci/run installs it
 SHARED_DATA = Path(os.environ.get("MNIST_ROOT", ROOT.parent / "shared" / "data"))
 HAS_REAL_MNIST = (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
 

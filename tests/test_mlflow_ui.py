@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, copy_store, free_port, run_script, store_uri, wait_until_healthy
+from tests.helpers import (
+    CHROMIUM,
+    ROOT,
+    copy_store,
+    free_port,
+    run_script,
+    store_uri,
+    wait_until_healthy,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")

@@ -84,7 +84,7 @@ def fresh_copy(tiny_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     (copy / "data" / "MNIST").mkdir(parents=True)
     (copy / "data" / "MNIST" / "raw").symlink_to(tiny_mnist / "MNIST" / "raw")
     photo = Image.open(__import__("io").BytesIO(digit_png(200)))
-    for name in ("my_digit.jpg", "IMG_1234 (1).jpg", "a.png", "b.jpg", "x.png"):
+    for name in ("my_digit.jpg", "IMG_1234 (1).jpg", "a.png", "b.jpg", "x.png", "number.png"):
         photo.convert("RGB").save(copy / name)
     for folder in ("photos", "scans"):
         (copy / folder).mkdir()

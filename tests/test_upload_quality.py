@@ -10,30 +10,10 @@ from digit_recognizer.evaluation import score_uploads
 from digit_recognizer.inference import load_classifier
 from digit_recognizer.mnist_files import find_raw_dir, load_split
 from digit_recognizer.styles import STYLES, robustness_set
-from digit_recognizer.training import train
-from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, fast_overrides
+from tests.helpers import HAS_REAL_MNIST, SHARED_DATA
 
 pytestmark = pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")
 SAMPLES = 900
-
-
-@pytest.fixture(scope="module")
-def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SeedCNN after one epoch on the full 55,000 training images (about 98% accurate), with
-    the batch augmentation: a one-epoch fp32 model without it is erratic on shifted digits."""
-    workdir = tmp_path_factory.mktemp("real_model")
-    overrides = [
-        *fast_overrides(workdir, SHARED_DATA),
-        "data.verify_md5=true",
-        "data.val_size=5000",
-        "data.batch_size=64",
-        "data.eval_batch_size=1000",
-        "logger=none",
-        "data.augment=true",
-    ]
-    train(compose_train(overrides))
-    folder = workdir / "out" / "checkpoints"
-    return next(path for path in folder.glob("*.ckpt") if path.name != "last.ckpt")  # the best
 
 
 def test_uploads_score_within_1_5_points_of_raw_digits(real_checkpoint: Path) -> None:

@@ -16,10 +16,17 @@ from PIL import Image
 
 from digit_recognizer.inference import load_classifier
 from digit_recognizer.web import create_app
-from tests.helpers import ROOT, digit_png, dot_png, free_port, png_bomb, wait_until_healthy
+from tests.helpers import (
+    CHROMIUM,
+    ROOT,
+    digit_png,
+    dot_png,
+    free_port,
+    png_bomb,
+    wait_until_healthy,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")

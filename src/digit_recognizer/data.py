@@ -204,7 +204,11 @@ class MNISTDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # Augment training batches only, already on the device, as one batched operation.
-        if self.trainer is None or not self.trainer.training:
+        # (Lightning also hands the model summary's example input through here: a bare tensor.)
+        changes = self.augment or self.styled_train is not None
+        if not changes or self.trainer is None or not self.trainer.training:
+            return batch
+        if not isinstance(batch, list | tuple) or len(batch) != 2:
             return batch
         images, labels = batch
         if self.styled_train is not None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-# A part wider than this (times its height) is cut; a digit is rarely this wide, two
-# touching digits nearly always are.
-MAX_WIDTH_PER_HEIGHT = 1.3
+# A mark wider than this (times its height) may be cut: a digit is rarely this wide, two
+# touching digits nearly always are. Cut into as many parts as digits of the typical width
+# (this share of the row's digit height) fit in it.
+MAX_WIDTH_PER_HEIGHT = 1.25
+DIGIT_WIDTH_PER_HEIGHT = 0.75
 # Alone in an image, one mark is taken for touching digits only when it is this wide: a
 # single digit may be written wide.
 LONE_MARK_WIDTH_PER_HEIGHT = 1.8
@@ -66,21 +68,35 @@ def _merge(marks: list[Mark]) -> list[Mark]:
     return merged
 
 
-def _split(mark: Mark, depth: int = 0) -> list[Mark]:
-    """A mark cut at its emptiest column until every part has a digit's proportions."""
-    if mark.width <= MAX_WIDTH_PER_HEIGHT * mark.height or depth > 6:
+def _split(mark: Mark, digit_height: float) -> list[Mark]:
+    """A mark cut into as many digits as its width holds (a digit is about
+    ``DIGIT_WIDTH_PER_HEIGHT`` of ``digit_height`` wide), each cut at the emptiest column
+    near where it is expected."""
+    height = max(mark.height, digit_height)
+    count = round(mark.width / (DIGIT_WIDTH_PER_HEIGHT * height))
+    if count < 2 or mark.width <= MAX_WIDTH_PER_HEIGHT * height:
         return [mark]
-    margin = max(1, int(0.35 * mark.height))  # no part narrower than a thin digit
-    low, high = mark.left + margin, mark.right - margin
-    if high <= low:
-        return [mark]
-    columns = mark.pixels[:, low:high].sum(axis=0)
-    cut = low + int(np.argmin(columns))
-    left_pixels, right_pixels = mark.pixels.copy(), mark.pixels.copy()
-    left_pixels[:, cut:] = False
-    right_pixels[:, :cut] = False
-    parts = [_mark(left_pixels), _mark(right_pixels)]
-    return [piece for part in parts if part is not None for piece in _split(part, depth + 1)]
+    count = min(count, MAX_DIGITS)
+    step = mark.width / count
+    columns = mark.pixels[mark.top : mark.bottom, mark.left : mark.right].sum(axis=0)
+    cuts, previous = [], 0
+    for index in range(1, count):
+        low = max(previous + 1, round(index * step - 0.35 * step))
+        high = min(mark.width - 1, round(index * step + 0.35 * step))
+        if high <= low:
+            continue
+        window = columns[low:high] + np.abs(np.arange(low, high) - index * step) * 1e-3
+        previous = low + int(np.argmin(window))
+        cuts.append(mark.left + previous)
+    parts, start = [], mark.left
+    for cut in [*cuts, mark.right]:
+        pixels = mark.pixels.copy()
+        pixels[:, :start] = False
+        pixels[:, cut:] = False
+        if (part := _mark(pixels)) is not None:
+            parts.append(part)
+        start = cut
+    return parts
 
 
 def find_marks(solid: np.ndarray) -> list[list[Mark]]:
@@ -92,7 +108,9 @@ def find_marks(solid: np.ndarray) -> list[list[Mark]]:
     sizes = ndimage.sum_labels(solid, labels, index=np.arange(1, count + 1))
     kept = np.flatnonzero(sizes >= 0.02 * sizes.max()) + 1  # dust is no piece of a digit
     pieces = [m for i in kept if (m := _mark(labels == i)) is not None]
-    groups = [_split(mark) for mark in _merge(pieces)]
+    merged = _merge(pieces)
+    digit_height = float(np.median([mark.height for mark in merged]))
+    groups = [_split(mark, digit_height) for mark in merged]
     tallest = max(mark.height for group in groups for mark in group)
     kept = [[m for m in group if m.height >= MIN_HEIGHT_SHARE * tallest] for group in groups]
     return [group for group in kept if group]

@@ -1,0 +1,181 @@
+"""Whole numbers: segmentation on its own, and "2026" read through the CLI, the API and the
+page with a real model; single digits stay single digits."""
+
+import base64
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from digit_recognizer.mnist_files import find_raw_dir, load_split
+from digit_recognizer.preprocess import to_mnist_digits
+from digit_recognizer.segment import find_marks
+from tests.helpers import (
+    CHROMIUM,
+    HAS_REAL_MNIST,
+    ROOT,
+    SHARED_DATA,
+    free_port,
+    run_script,
+    wait_until_healthy,
+)
+
+needs_mnist = pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")
+
+
+def _mask(*boxes: tuple[int, int, int, int], shape: tuple[int, int] = (60, 200)) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    for top, bottom, left, right in boxes:
+        mask[top:bottom, left:right] = True
+    return mask
+
+
+def test_separate_marks_are_digits_left_to_right() -> None:
+    groups = find_marks(_mask((10, 50, 120, 130), (10, 50, 20, 30), (12, 48, 70, 95)))
+    assert [[mark.left for mark in group] for group in groups] == [[20], [70], [120]]
+
+
+def test_pieces_stacked_above_one_another_are_one_digit() -> None:
+    # A 5 whose flag was written apart from its body, and a speck of dust beside it.
+    groups = find_marks(_mask((10, 14, 22, 40), (18, 50, 20, 34), (30, 31, 150, 151)))
+    assert len(groups) == 1 and len(groups[0]) == 1
+    mark = groups[0][0]
+    assert (mark.left, mark.top, mark.right, mark.bottom) == (20, 10, 40, 50)
+
+
+def test_touching_digits_are_cut_at_the_thinnest_column() -> None:
+    # Two rings joined by a thin bridge: one piece of ink, twice as wide as tall.
+    mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (28, 31, 50, 56))
+    mask[16:44, 26:44] = mask[16:44, 62:80] = False
+    (group,) = find_marks(mask)
+    assert len(group) == 2 and 48 <= group[0].right <= 58 and group[1].left >= 48
+
+
+@pytest.fixture(scope="module")
+def number_png(real_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ "2026" written with MNIST test digits (the first of each that the model reads surely),
+    dark on light paper, 3x MNIST's size, gaps between them."""
+    from digit_recognizer.inference import load_classifier
+
+    images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
+    probabilities = load_classifier(real_checkpoint).predict(images[:500])
+    sure = (probabilities.max(dim=1).values > 0.99) & (probabilities.argmax(1) == labels[:500])
+    pick = {
+        d: int(np.flatnonzero(sure.numpy() & (labels[:500] == d).numpy())[i])
+        for i, d in ((0, 2), (0, 0), (0, 6))
+    }
+    second_two = int(np.flatnonzero(sure.numpy() & (labels[:500] == 2).numpy())[1])
+    chosen = [pick[2], pick[0], second_two, pick[6]]
+    row = np.concatenate([np.pad(images[i, 0].numpy(), ((0, 0), (4, 4))) for i in chosen], axis=1)
+    image = Image.fromarray(255 - row).resize((row.shape[1] * 3, 84), Image.Resampling.BICUBIC)
+    path = tmp_path_factory.mktemp("number") / "number.png"
+    Image.fromarray(np.pad(np.asarray(image), 30, constant_values=255)).save(path)
+    return path
+
+
+def test_2026_is_read_by_the_cli(number_png: Path, real_checkpoint: Path, tmp_path: Path) -> None:
+    args = [str(number_png), f"ckpt={real_checkpoint}", "format=json", "min_confidence=0"]
+    result = run_script("predict.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["number"] == "2026" and answer["digit"] is None
+    lefts = [part["box"][0] for part in answer["digits"]]
+    assert lefts == sorted(lefts) and all(part["confidence"] > 0.5 for part in answer["digits"])
+    # The same image read as one digit is one answer (or "not a digit"), never a number.
+    single = run_script("predict.py", [*args, "mode=digit"], tmp_path)
+    assert "number" not in json.loads(single.stdout)
+
+
+@needs_mnist
+def test_a_single_digit_stays_a_digit_in_auto_mode() -> None:
+    images, _ = load_split(find_raw_dir(SHARED_DATA), "test")
+    for digit in images[:200, 0].numpy():
+        photo = Image.fromarray(255 - digit).resize((112, 112), Image.Resampling.BICUBIC)
+        found = to_mnist_digits(photo)
+        assert len(found) == 1 and found[0][1] is None
+
+
+@pytest.fixture(scope="module")
+def real_server(real_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("serve_real")
+    log = (workdir / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "serve.py"),
+            f"ckpt={real_checkpoint}",
+            f"port={port}",
+            "workers=1",
+            "min_confidence=0",
+        ],
+        cwd=workdir,
+        env={**os.environ, "PROJECT_ROOT": str(workdir)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(url, process, workdir / "server.log")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def test_2026_is_read_by_the_api(number_png: Path, real_server: str) -> None:
+    url = "data:image/png;base64," + base64.b64encode(number_png.read_bytes()).decode()
+    answer = httpx.post(f"{real_server}/api/predict", json={"image": url}, timeout=30).json()
+    assert answer["number"] == "2026" and answer["digit"] is None and answer["reason"] is None
+    assert [part["digit"] for part in answer["digits"]] == [2, 0, 2, 6]
+    assert all(len(part["box"]) == 4 for part in answer["digits"])
+    preview = Image.open(io.BytesIO(base64.b64decode(answer["preview"].split(",", 1)[1])))
+    assert preview.size == (4 * 28, 28)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_2026_drawn_on_the_page_is_read_with_its_boxes(number_png: Path, real_server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url = "data:image/png;base64," + base64.b64encode(number_png.read_bytes()).decode()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 700})
+        page.goto(real_server)
+        # Write the number on the pad as a person would have drawn it, then let the page send it.
+        page.evaluate(
+            """(url) => new Promise((done) => {
+                const image = new Image();
+                image.onload = () => {
+                  clearPad();
+                  const scale = Math.min(pad.width / image.width, pad.height / image.height);
+                  ctx.drawImage(image, 0, 0, image.width * scale, image.height * scale);
+                  inked = true; schedule(0); done();
+                };
+                image.src = url;
+            })""",
+            url,
+        )
+        expect(page.locator("#answer")).to_have_text("2026", timeout=15_000)
+        expect(page.locator("#confidence")).to_have_text(re.compile(r"^digits: 2 .*6 "))
+        green = page.evaluate(
+            """() => {
+                const data = document.getElementById("boxes").getContext("2d")
+                  .getImageData(0, 0, pad.width, pad.height).data;
+                let count = 0;
+                for (let i = 0; i < data.length; i += 4) if (data[i + 1] > 120 && data[i] < 80) count++;
+                return count;
+            }"""
+        )
+        browser.close()
+    assert green > 200  # four boxes drawn over the drawing
