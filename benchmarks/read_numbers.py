@@ -10,7 +10,6 @@ connected. Reports exact-number accuracy for separate and touching digits, and p
 accuracy where the count of digits read is right.
 """
 
-import io
 import sys
 from pathlib import Path
 
@@ -61,13 +60,9 @@ def photograph(coverage: np.ndarray, rng: np.random.Generator) -> bytes:
     width = coverage.shape[1]
     grey = paper + np.linspace(0, rng.uniform(-20, 20), width)[None, :] - (paper - pen) * coverage
     grey += rng.normal(0, rng.uniform(0, 8), size=grey.shape)
-    image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
-    buffer = io.BytesIO()
-    if rng.random() < 0.5:
-        image.save(buffer, "PNG")
-    else:
-        image.convert("RGB").save(buffer, "JPEG", quality=int(rng.integers(75, 95)))
-    return buffer.getvalue()
+    from digit_recognizer.synthetic_uploads import encode_as_photo
+
+    return encode_as_photo(Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), rng)
 
 
 def main(count: int, ckpt: str | None, mode: str) -> None:

@@ -1,5 +1,6 @@
 """Test helpers: tiny IDX files, config composition, subprocess runs of the scripts."""
 
+import contextlib
 import io
 import os
 import shutil
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,28 @@ def wait_until_healthy(
         assert process.poll() is None, log.read_text()[-2000:]
         assert time.monotonic() < deadline, f"{url} did not come up in {timeout} s"
         time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def served(workdir: Path, *args: str) -> Iterator[str]:
+    """``scripts/serve.py ARGS`` as a real uvicorn process on a free loopback port; its URL.
+    Its output goes to a file (nobody reads a pipe here: a full one would block the server)."""
+    port = free_port()
+    with (workdir / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "serve.py"), *args, f"port={port}"],
+            cwd=workdir,
+            env={**os.environ, "PROJECT_ROOT": str(workdir)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, process, workdir / "server.log")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def store_uri(workdir: Path) -> str:

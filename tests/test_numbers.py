@@ -4,10 +4,7 @@ page with a real model; single digits stay single digits."""
 import base64
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,11 +18,9 @@ from digit_recognizer.segment import find_marks
 from tests.helpers import (
     CHROMIUM,
     HAS_REAL_MNIST,
-    ROOT,
     SHARED_DATA,
-    free_port,
     run_script,
-    wait_until_healthy,
+    served,
 )
 
 needs_mnist = pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")
@@ -105,29 +100,9 @@ def test_a_single_digit_stays_a_digit_in_auto_mode() -> None:
 
 @pytest.fixture(scope="module")
 def real_server(real_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
-    port = free_port()
     workdir = tmp_path_factory.mktemp("serve_real")
-    log = (workdir / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "serve.py"),
-            f"ckpt={real_checkpoint}",
-            f"port={port}",
-            "workers=1",
-            "min_confidence=0",
-        ],
-        cwd=workdir,
-        env={**os.environ, "PROJECT_ROOT": str(workdir)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(url, process, workdir / "server.log")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with served(workdir, f"ckpt={real_checkpoint}", "workers=1", "min_confidence=0") as url:
+        yield url
 
 
 def test_2026_is_read_by_the_api(number_png: Path, real_server: str) -> None:

@@ -53,7 +53,7 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
     assert "max_epochs: 2" in Path(config).read_text()
     local = client.download_artifacts(run.info.run_id, "checkpoints/best.ckpt", str(tmp_path))
     checkpoint = torch.load(local, weights_only=True)  # data only, no pickled code
-    assert checkpoint["hyper_parameters"]["net"] == {"name": "SeedCNN"}
+    assert checkpoint["hyper_parameters"]["net"] == {"name": "SeedCNN", "num_classes": 10}
     assert checkpoint["hyper_parameters"]["temperature"] == pytest.approx(metrics["temperature"])
     assert "state_dict" in checkpoint
 

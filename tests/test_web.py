@@ -4,8 +4,6 @@ import base64
 import io
 import os
 import re
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,9 +19,8 @@ from tests.helpers import (
     ROOT,
     digit_png,
     dot_png,
-    free_port,
     png_bomb,
-    wait_until_healthy,
+    served,
 )
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -121,28 +118,8 @@ def test_other_bodies_are_refused(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
     """scripts/serve.py as a real uvicorn process on a free loopback port."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("serve")
-    # A file, not a pipe: nobody reads a pipe here, and a full one would block the server.
-    log = (workdir / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "serve.py"),
-            f"ckpt={tiny_checkpoint}",
-            f"port={port}",
-        ],
-        cwd=workdir,
-        env={**os.environ, "PROJECT_ROOT": str(workdir)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(url, process, workdir / "server.log")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with served(tmp_path_factory.mktemp("serve"), f"ckpt={tiny_checkpoint}") as url:
+        yield url
 
 
 def test_server_under_load_has_no_errors(server: str) -> None:

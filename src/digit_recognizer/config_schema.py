@@ -71,6 +71,8 @@ class DataConfig(Section):
     robust_styles: list[Literal[tuple(STYLES)]] | None = None  # type: ignore[valid-type]
     style_share: Fraction = 0.0
     style_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    not_digit_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    not_digit_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
 
 
 class OptimizerConfig(Section):
@@ -211,6 +213,17 @@ def check_train_config(cfg: DictConfig) -> None:
     except Exception as err:  # an interpolation that cannot resolve, a ??? left unset
         raise UserError(f"The config cannot be resolved: {_first_line(err)}") from None
     validate(TrainConfig, container)
+    classes = container["model"]["net"].get("num_classes", 10)
+    if classes not in (10, 11):
+        raise UserError(
+            f"model.net.num_classes={classes!r}: a digit recognizer has 10 outputs, or 11 with "
+            "'not a digit'."
+        )
+    if container["data"].get("not_digit_share", 0) > 0 and classes != 11:
+        raise UserError(
+            "data.not_digit_share needs an 11th output for 'not a digit': add "
+            "model.net.num_classes=11 (or use experiment=outlier)."
+        )
 
 
 def check_options(schema: type[BaseModel], cfg: DictConfig) -> None:

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.mnist_files import ensure_files, load_split
+from digit_recognizer.negatives import NOT_DIGIT, training_negatives
 from digit_recognizer.styles import STYLES, robustness_set, training_pool
 
 # Styled validation digits, rendered once per split and machine (the data folder may be
@@ -89,6 +90,8 @@ class MNISTDataModule(L.LightningDataModule):
         robust_styles: Sequence[str] | None = None,
         style_share: float = 0.0,
         style_pool: int = 20000,
+        not_digit_share: float = 0.0,
+        not_digit_pool: int = 10000,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -130,6 +133,15 @@ class MNISTDataModule(L.LightningDataModule):
         self.style_share = style_share
         self.style_pool = style_pool
         self.styled_train: InMemoryDigits | None = None
+        bad_negatives = not 0.0 <= not_digit_share < 1.0 or not isinstance(not_digit_pool, int)
+        if bad_negatives or not_digit_pool < 1:
+            raise UserError(
+                f"data.not_digit_share must be from 0 to below 1 and data.not_digit_pool a "
+                f"positive integer; got {not_digit_share!r} and {not_digit_pool!r}."
+            )
+        self.not_digit_share = not_digit_share
+        self.not_digit_pool = not_digit_pool
+        self.negatives: torch.Tensor | None = None
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -165,6 +177,9 @@ class MNISTDataModule(L.LightningDataModule):
                 self.styled_train = InMemoryDigits(
                     torch.from_numpy(styled).unsqueeze(1), self.train_set.labels[chosen]
                 )
+            if self.not_digit_share > 0:
+                pool = training_negatives(self.not_digit_pool, self.split_seed, STYLED_CACHE)
+                self.negatives = torch.from_numpy(pool).unsqueeze(1)
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
         self._move_to_accelerator()
@@ -201,11 +216,13 @@ class MNISTDataModule(L.LightningDataModule):
                     dataset.images.to(device),
                     dataset.labels.to(device),
                 )
+        if self.negatives is not None:
+            self.negatives = self.negatives.to(device)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # Augment training batches only, already on the device, as one batched operation.
         # (Lightning also hands the model summary's example input through here: a bare tensor.)
-        changes = self.augment or self.styled_train is not None
+        changes = self.augment or self.styled_train is not None or self.negatives is not None
         if not changes or self.trainer is None or not self.trainer.training:
             return batch
         if not isinstance(batch, list | tuple) or len(batch) != 2:
@@ -213,8 +230,24 @@ class MNISTDataModule(L.LightningDataModule):
         images, labels = batch
         if self.styled_train is not None:
             images, labels = self._mix_styled(images, labels)
+        if self.negatives is not None:
+            images, labels = self._mix_negatives(images, labels)
         if self.augment:
             images = random_affine(images, **self.augment_args)
+        return images, labels
+
+    def _mix_negatives(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch with its last ``not_digit_share`` swapped for non-digits (class 10)."""
+        assert self.negatives is not None
+        count = round(self.not_digit_share * len(labels))
+        if count == 0:
+            return images, labels
+        pick = torch.randint(len(self.negatives), (count,), device=self.negatives.device)
+        images, labels = images.clone(), labels.clone()
+        images[-count:] = self.negatives[pick].to(images.device, images.dtype)
+        labels[-count:] = NOT_DIGIT
         return images, labels
 
     def _mix_styled(

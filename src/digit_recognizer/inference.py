@@ -117,6 +117,11 @@ def _checked_contents(
         spec = check_net_spec(hyper["net"])
     except UserError as err:
         raise ModelUnavailable(f"Checkpoint {path} has a bad net spec: {err}") from err
+    if spec.get("num_classes", NUM_CLASSES) not in (NUM_CLASSES, NUM_CLASSES + 1):
+        raise ModelUnavailable(
+            f"Checkpoint {path} has a net with {spec['num_classes']} outputs; a digit recognizer "
+            f"has {NUM_CLASSES} (or {NUM_CLASSES + 1} with 'not a digit')."
+        )
     weights = _net_weights(state)
     if not weights or not all(isinstance(value, torch.Tensor) for value in weights.values()):
         raise ModelUnavailable(f"Checkpoint {path} holds no weights for its net.")

@@ -77,7 +77,7 @@ class DigitClassifier(L.LightningModule):
         logits = self(images)
         loss = self.criterion(logits, labels)
         accuracy = getattr(self, f"{stage}_acc")
-        accuracy(logits, labels)
+        accuracy(logits[:, :NUM_CLASSES], labels)  # the digit it would answer
         # sync_dist: the mean over all processes under DDP (nothing to do on one device).
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
@@ -136,7 +136,9 @@ class DigitClassifier(L.LightningModule):
         sets = datamodule.robustness_sets() if hasattr(datamodule, "robustness_sets") else {}
         scores = {
             f"val/robust/{style}": float(
-                (self._logits_of(styled.images).argmax(dim=1) == styled.labels).float().mean()
+                (self._logits_of(styled.images)[:, :NUM_CLASSES].argmax(1) == styled.labels)
+                .float()
+                .mean()
             )
             for style, styled in sets.items()
         }
@@ -150,10 +152,12 @@ class DigitClassifier(L.LightningModule):
         logits = self._logits_of(val_set.images)
         labels = val_set.labels.to(logits.device)
         temperature = fit_temperature(logits, labels)
-        calibrated = (logits / temperature).softmax(dim=1)
+        calibrated = (logits / temperature).softmax(dim=1)[:, :NUM_CLASSES]
         min_confidence = confidence_threshold(calibrated)
         self._final_metrics |= {
-            "val/ece_uncalibrated": expected_calibration_error(logits.softmax(dim=1), labels),
+            "val/ece_uncalibrated": expected_calibration_error(
+                logits.softmax(dim=1)[:, :NUM_CLASSES], labels
+            ),
             "val/ece": expected_calibration_error(calibrated, labels),
             "temperature": temperature,
             "min_confidence": min_confidence,
@@ -184,7 +188,8 @@ class DigitClassifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         chunks, self._test_chunks = self._test_chunks, []
-        logits = torch.cat([c[0] for c in chunks]) if chunks else torch.empty(0, NUM_CLASSES)
+        outputs = self.hparams.net.get("num_classes", NUM_CLASSES)
+        logits = torch.cat([c[0] for c in chunks]) if chunks else torch.empty(0, outputs)
         labels = torch.cat([c[1] for c in chunks]) if chunks else torch.empty(0, dtype=torch.long)
         world = self.trainer.world_size
         if world > 1:
@@ -193,14 +198,14 @@ class DigitClassifier(L.LightningModule):
             shares: list[Any] = [None] * world
             torch.distributed.all_gather_object(shares, (logits, labels))
             count = sum(len(part[1]) for part in shares)
-            logits, labels = torch.empty(count, NUM_CLASSES), torch.empty(count, dtype=torch.long)
+            logits, labels = torch.empty(count, outputs), torch.empty(count, dtype=torch.long)
             for rank, (part_logits, part_labels) in enumerate(shares):
                 logits[rank::world], labels[rank::world] = part_logits, part_labels
         self.test_logits = logits
-        self.test_probabilities = (logits / self.net.temperature).softmax(dim=1)
+        self.test_probabilities = (logits / self.net.temperature).softmax(dim=1)[:, :NUM_CLASSES]
         if self._final_metrics and len(labels):
             self._final_metrics["test/ece_uncalibrated"] = expected_calibration_error(
-                logits.softmax(dim=1), labels
+                logits.softmax(dim=1)[:, :NUM_CLASSES], labels
             )
             self._final_metrics["test/ece"] = expected_calibration_error(
                 self.test_probabilities, labels

@@ -145,6 +145,10 @@ class ProbabilityNet(nn.Module):
     black. ``channels_last`` feeds the net NHWC tensors (faster oneDNN convolutions on CPUs).
     ``temperature`` divides the logits before the softmax (calibration.py fits it after
     training; 1 is the net as trained). ``logits`` are always the net's own.
+
+    A net may have an 11th output, "not a digit" (trained with ``data.not_digit_share``):
+    the probabilities returned are the ten digits' share of the 11-way softmax, so what
+    the net gives to "not a digit" lowers every digit's confidence.
     """
 
     def __init__(
@@ -167,7 +171,7 @@ class ProbabilityNet(nn.Module):
         return self.net(x.contiguous(memory_format=self.memory_format))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return (self.logits(images) / self.temperature).softmax(dim=1)
+        return (self.logits(images) / self.temperature).softmax(dim=1)[:, :NUM_CLASSES]
 
 
 def count_parameters(net: nn.Module) -> int:

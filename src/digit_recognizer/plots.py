@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from digit_recognizer.calibration import expected_calibration_error, reliability
+from digit_recognizer.normalize import NUM_CLASSES
 
 
 def plot_learning_curves(history: Sequence[dict[str, float]], path: str | Path) -> Path:
@@ -103,7 +104,7 @@ def plot_calibration(
         (axes[0], 1.0, "as trained"),
         (axes[1], temperature, f"temperature {temperature:.3f}"),
     ):
-        probabilities = (logits / scale).softmax(dim=1)
+        probabilities = (logits / scale).softmax(dim=1)[:, :NUM_CLASSES]  # the digits
         confidence, accuracy, count = reliability(probabilities, labels)
         used = count > 0
         ece = expected_calibration_error(probabilities, labels)

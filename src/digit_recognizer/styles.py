@@ -160,13 +160,8 @@ def training_pool(
     key.update(f"pool,{count},{seed}".encode())
     key.update(Path(__file__).read_bytes())
     cache = cache_dir / f"pool-{key.hexdigest()[:16]}.npz" if cache_dir else None
-    if cache is not None and cache.is_file():
-        try:
-            with np.load(cache) as stored:
-                if stored["images"].shape == (count, 28, 28):
-                    return indices, stored["images"]
-        except (OSError, ValueError, KeyError):
-            pass
+    if (stored := read_cache(cache, ["images"])) and len(stored["images"]) == count:
+        return indices, stored["images"]
 
     def one(position: int) -> np.ndarray:
         style_rng = np.random.default_rng([seed, int(indices[position]), 7])
@@ -183,7 +178,7 @@ def training_pool(
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         images = np.stack(list(pool.map(one, range(count)))) if count else digits[:0]
     if cache is not None:
-        _write_cache(cache, {"images": images})
+        write_cache(cache, {"images": images})
     return indices, images
 
 
@@ -201,20 +196,28 @@ def robustness_set(
     key.update(",".join(styles).encode())
     key.update(Path(__file__).read_bytes())
     cache = cache_dir / f"styled-{key.hexdigest()[:16]}.npz" if cache_dir else None
-    if cache is not None and cache.is_file():
-        try:
-            with np.load(cache) as stored:
-                if set(stored.files) == set(styles):
-                    return {style: stored[style] for style in styles}
-        except (OSError, ValueError):
-            pass  # a broken cache file is rendered anew
+    if (stored := read_cache(cache, styles)) is not None:
+        return stored
     styled = {style: restyle_many(digits, style) for style in styles}
     if cache is not None:
-        _write_cache(cache, styled)
+        write_cache(cache, styled)
     return styled
 
 
-def _write_cache(path: Path, styled: dict[str, np.ndarray]) -> None:
+def read_cache(path: Path | None, names: list[str]) -> dict[str, np.ndarray] | None:
+    """The arrays ``names`` of a cache file, or None when it is missing, torn or different."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            if set(stored.files) == set(names):
+                return {name: stored[name] for name in names}
+    except (OSError, ValueError, KeyError):
+        pass  # a broken cache file is rendered anew
+    return None
+
+
+def write_cache(path: Path, styled: dict[str, np.ndarray]) -> None:
     """Save atomically; a read-only data folder just means no cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,16 @@ def redraw_as_upload(digit: np.ndarray, rng: np.random.Generator, fmt: str) -> b
     return buffer.getvalue()
 
 
+def encode_as_photo(image: Image.Image, rng: np.random.Generator) -> bytes:
+    """A greyscale image saved as a phone or scanner would: PNG, or JPEG at quality 75-94."""
+    buffer = io.BytesIO()
+    if rng.random() < 0.5:
+        image.save(buffer, "PNG")
+    else:
+        image.convert("RGB").save(buffer, "JPEG", quality=int(rng.integers(75, 95)))
+    return buffer.getvalue()
+
+
 def redraw_many(digits: np.ndarray, seed: int = 0) -> list[tuple[str, bytes]]:
     """Digits shaped (N, 28, 28) re-drawn in turn as PNG, JPEG and transparent PNG uploads;
     (format, file bytes) pairs, the same for the same seed."""

@@ -1,0 +1,109 @@
+""" "Not a digit": the threshold's reasons, and the 11th class (outlier exposure)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from digit_recognizer.inference import Classifier, load_classifier
+from digit_recognizer.negatives import KINDS, NOT_DIGIT, training_negatives
+from digit_recognizer.nets import ProbabilityNet
+from digit_recognizer.preprocess import NotADigit
+from digit_recognizer.reading import read_all
+from digit_recognizer.training import train
+from tests.helpers import compose_train, fast_overrides
+
+
+class Fixed(torch.nn.Module):
+    """A "net" that answers the same logits for every image."""
+
+    def __init__(self, logits: list[float]) -> None:
+        super().__init__()
+        self.logits = torch.tensor(logits)
+        self.unused = torch.nn.Linear(1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(len(x), -1)
+
+
+def classifier_answering(logits: list[float], threshold: float) -> Classifier:
+    model = ProbabilityNet(Fixed(logits))
+    return Classifier(model=model.eval(), source="fixed", min_confidence=threshold)
+
+
+DIGIT = [(np.zeros((28, 28), np.uint8), None)]
+
+
+def test_an_unsure_answer_is_not_a_digit_with_the_figures() -> None:
+    unsure = classifier_answering([2.0, 1.5, *([0.0] * 8)], threshold=0.9)
+    (reading,) = read_all(unsure, [DIGIT])
+    assert reading.digit is None and reading.reason is not None
+    assert reading.reason.startswith("not a digit (the model is only ")
+    assert "sure it is a 0, below its 90.0% threshold" in reading.reason
+    (answered,) = read_all(unsure, [DIGIT], min_confidence=0.0)  # the caller's override
+    assert answered.digit == 0 and answered.reason is None
+
+
+def test_a_number_with_an_unsure_digit_is_not_a_number() -> None:
+    sure = classifier_answering([9.0, *([0.0] * 9)], threshold=0.5)
+    (reading,) = read_all(sure, [DIGIT * 3])
+    assert reading.number == "000" and reading.digit is None
+    (refused,) = read_all(sure, [DIGIT * 3], min_confidence=0.9999)
+    assert refused.number is None and refused.reason.startswith("not a number (mark 1 of 3")
+
+
+def test_what_the_preprocessing_refuses_is_answered_with_its_reason() -> None:
+    sure = classifier_answering([9.0, *([0.0] * 9)], threshold=0.5)
+    (reading,) = read_all(sure, [NotADigit("x.png: no digit found (the image is blank)")])
+    assert reading.parts == [] and reading.reason == "no digit found (the image is blank)"
+
+
+def test_an_eleventh_output_lowers_every_digit_s_confidence() -> None:
+    net = ProbabilityNet(Fixed([3.0, *([0.0] * 9), 3.0]))
+    probabilities = net(torch.zeros(2, 1, 28, 28))
+    assert probabilities.shape == (2, 10)  # the digits only, for every caller
+    e3 = float(np.exp(3.0))
+    # The 11-way softmax's share: "not a digit" took as much as the digit 0 got.
+    assert float(probabilities[0, 0]) == pytest.approx(e3 / (2 * e3 + 9), rel=1e-4)
+    assert float(probabilities[0].sum()) == pytest.approx(1 - e3 / (2 * e3 + 9), rel=1e-4)
+
+
+def test_negatives_are_drawn_of_every_kind_and_kept(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    assert all(KINDS[kind](rng).getbbox() for kind in KINDS)  # each draws some ink
+    pool = training_negatives(24, seed=1, cache_dir=tmp_path)
+    assert pool.shape == (24, 28, 28) and pool.dtype == np.uint8
+    assert (pool.reshape(24, -1).max(axis=1) > 100).all()  # all made it through preprocessing
+    assert np.array_equal(pool, training_negatives(24, seed=1, cache_dir=tmp_path))
+    assert len(list(tmp_path.glob("negatives-*.npz"))) == 1
+
+
+def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> None:
+    from digit_recognizer import data
+
+    overrides = [
+        *fast_overrides(tmp_path, tiny_mnist),
+        "logger=none",
+        "experiment=outlier",
+        "data.not_digit_pool=40",
+    ]
+    train(compose_train(overrides))
+    best = next(
+        p for p in (tmp_path / "out" / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"
+    )
+    classifier = load_classifier(best)
+    linear = [m for m in classifier.model.net.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear[-1].out_features == 11
+    probabilities = classifier.predict(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+    assert probabilities.shape == (3, 10) and (probabilities.sum(dim=1) <= 1.0001).all()
+    assert 0.0 < classifier.min_confidence < 1.0
+    # The data module swaps the batch's last share for non-digits labelled 10.
+    module = data.MNISTDataModule(
+        root=str(tiny_mnist), val_size=100, verify_md5=False, not_digit_share=0.25, not_digit_pool=8
+    )
+    module.setup("fit")
+    images, labels = module.train_set.images[:8], module.train_set.labels[:8]
+    mixed, mixed_labels = module._mix_negatives(images, labels)
+    assert (mixed_labels[-2:] == NOT_DIGIT).all() and torch.equal(mixed_labels[:6], labels[:6])
+    assert torch.equal(mixed[:6], images[:6])
