@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from digit_recognizer.mnist_files import find_raw_dir, load_split
-from digit_recognizer.preprocess import to_mnist_digits
+from digit_recognizer.preprocess import NotADigit, to_mnist_digits
 from digit_recognizer.segment import find_marks
 from tests.helpers import (
     CHROMIUM,
@@ -44,6 +45,17 @@ def test_pieces_stacked_above_one_another_are_one_digit() -> None:
     assert len(groups) == 1 and len(groups[0]) == 1
     mark = groups[0][0]
     assert (mark.left, mark.top, mark.right, mark.bottom) == (20, 10, 40, 50)
+
+
+def test_hundreds_of_pieces_are_refused_quickly() -> None:
+    speckled = np.full((256, 256), 255, np.uint8)
+    for y in range(4, 252, 8):
+        for x in range(4, 252, 8):
+            speckled[y : y + 4, x : x + 4] = 0
+    started = time.perf_counter()
+    with pytest.raises(NotADigit, match="hundreds of separate pieces"):
+        to_mnist_digits(Image.fromarray(speckled), "number")
+    assert time.perf_counter() - started < 0.3
 
 
 def test_touching_digits_are_cut_at_the_thinnest_column() -> None:

@@ -269,6 +269,10 @@ def to_mnist_digits(
         return [(center_in_frame(isolate_digit(ink, name)), None)]
     solid, threshold = ink_mask(ink, name)
     groups = find_marks(solid)
+    if groups is None:
+        raise NotADigit(
+            f"{name}: no digit found (the ink is in hundreds of separate pieces: noise or text)"
+        )
     if mode == "auto" and not looks_like_a_number(groups):
         return [(center_in_frame(isolate_digit(ink, name, (solid, threshold))), None)]
     marks = [mark for group in groups for mark in group]

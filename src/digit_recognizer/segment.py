@@ -25,6 +25,9 @@ MERGE_OVERLAP = 0.5
 # Marks shorter than this share of the tallest mark are specks, dots or dashes, not digits.
 MIN_HEIGHT_SHARE = 0.35
 MAX_DIGITS = 20
+# More separate pieces of ink than this is noise or a page of text, not a number: refused
+# before any work per piece.
+MAX_PIECES = 10 * MAX_DIGITS
 
 
 @dataclass
@@ -99,14 +102,17 @@ def _split(mark: Mark, digit_height: float) -> list[Mark]:
     return parts
 
 
-def find_marks(solid: np.ndarray) -> list[list[Mark]]:
+def find_marks(solid: np.ndarray) -> list[list[Mark]] | None:
     """The digit-sized marks of a stroke mask, left to right, grouped by the separate pieces
-    of ink they come from (touching digits are one group of several marks)."""
+    of ink they come from (touching digits are one group of several marks); None when the
+    ink is in more than ``MAX_PIECES`` pieces."""
     labels, count = ndimage.label(solid, structure=np.ones((3, 3)))
     if count == 0:
         return []
     sizes = ndimage.sum_labels(solid, labels, index=np.arange(1, count + 1))
     kept = np.flatnonzero(sizes >= 0.02 * sizes.max()) + 1  # dust is no piece of a digit
+    if len(kept) > MAX_PIECES:
+        return None
     pieces = [m for i in kept if (m := _mark(labels == i)) is not None]
     merged = _merge(pieces)
     digit_height = float(np.median([mark.height for mark in merged]))
