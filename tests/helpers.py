@@ -187,6 +187,24 @@ def served(workdir: Path, *args: str) -> Iterator[str]:
             process.wait(timeout=20)
 
 
+@contextlib.contextmanager
+def chromium_page(url: str, width: int, height: int) -> Iterator[Any]:
+    """A Playwright page in Debian's Chromium, opened at ``url``; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
 def store_uri(workdir: Path) -> str:
     """The tracking URI of a project folder's embedded MLflow store."""
     return f"sqlite:///{workdir}/mlruns/mlflow.db"

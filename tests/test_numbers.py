@@ -19,7 +19,9 @@ from digit_recognizer.segment import find_marks
 from tests.helpers import (
     CHROMIUM,
     HAS_REAL_MNIST,
+    ROOT,
     SHARED_DATA,
+    chromium_page,
     run_script,
     served,
 )
@@ -129,16 +131,10 @@ def test_2026_is_read_by_the_api(number_png: Path, real_server: str) -> None:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_2026_drawn_on_the_page_is_read_with_its_boxes(number_png: Path, real_server: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url = "data:image/png;base64," + base64.b64encode(number_png.read_bytes()).decode()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1100, "height": 700})
-        page.goto(real_server)
+    with chromium_page(real_server, 1100, 700) as page:
         # Write the number on the pad as a person would have drawn it, then let the page send it.
         page.evaluate(
             """(url) => new Promise((done) => {
@@ -155,6 +151,8 @@ def test_2026_drawn_on_the_page_is_read_with_its_boxes(number_png: Path, real_se
         )
         expect(page.locator("#answer")).to_have_text("2026", timeout=15_000)
         expect(page.locator("#confidence")).to_have_text(re.compile(r"^digits: 2 .*6 "))
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "test-artifacts" / "web-number.png"))
         green = page.evaluate(
             """() => {
                 const data = document.getElementById("boxes").getContext("2d")
@@ -164,5 +162,4 @@ def test_2026_drawn_on_the_page_is_read_with_its_boxes(number_png: Path, real_se
                 return count;
             }"""
         )
-        browser.close()
     assert green > 200  # four boxes drawn over the drawing

@@ -17,6 +17,7 @@ from digit_recognizer.web import create_app
 from tests.helpers import (
     CHROMIUM,
     ROOT,
+    chromium_page,
     digit_png,
     dot_png,
     png_bomb,
@@ -140,18 +141,12 @@ def test_server_under_load_has_no_errors(server: str) -> None:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(digit_png(300))
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 900, "height": 700})
-        page.goto(server)
+    with chromium_page(server, 900, 700) as page:
         box = page.locator("#pad").bounding_box()
         assert box is not None
         page.mouse.move(box["x"] + 140, box["y"] + 50)
@@ -171,5 +166,9 @@ def test_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
         page.set_input_files("#file", str(photo))
         expect(page.locator("#answer")).to_have_text(re.compile(r"^\d$"), timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / "web-uploaded.png"))
-        browser.close()
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the wide pad fits
+        pad = page.locator("#pad").bounding_box()
+        assert pad is not None and pad["x"] >= 0 and pad["x"] + pad["width"] <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "web-phone.png"))
     assert "sure" in drawn
