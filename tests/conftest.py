@@ -53,6 +53,7 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data.eval_batch_size=1000",
         "logger=none",
         "data.augment=true",
+        "data.robust_size=100",  # its robustness is scored in test_upload_quality, on test digits
     ]
     train(compose_train(overrides))
     folder = workdir / "out" / "checkpoints"

@@ -48,7 +48,7 @@ def test_the_robustness_styles_are_harder_than_mnist_but_readable(real_checkpoin
     styles measure something the test set does not."""
     classifier = load_classifier(real_checkpoint)
     images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
-    count = 300
+    count = 200
     plain = float((classifier.predict(images[:count]).argmax(1) == labels[:count]).float().mean())
     styled = robustness_set(images.numpy(), list(STYLES), count)
     scores = {
