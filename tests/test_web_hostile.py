@@ -254,8 +254,13 @@ def test_workers_are_separate_processes_that_each_answer(
                 answer = client.post(f"{url}/api/predict", files={"file": ("d.png", digit_png())})
                 assert answer.status_code == 200, answer.text
         assert pids == {200}
-        started = [line for line in log_path.read_text().splitlines() if "Started server" in line]
-        assert len(started) == 2 and len(children) >= 2, log_path.read_text()
+
+        # The second worker may still be loading when the first one answers: give it a minute.
+        deadline = time.monotonic() + 60
+        while log_path.read_text().count("Started server process") < 2:
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        assert len(children) >= 2, log_path.read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)
