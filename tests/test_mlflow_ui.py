@@ -22,6 +22,7 @@ from tests.helpers import (
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+@pytest.mark.slow  # over a minute (a real `mlflow ui` and Chromium); keeps the default suite under 15 min
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_compare_links_open_the_runs_in_the_mlflow_ui(trained_store: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
