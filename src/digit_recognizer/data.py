@@ -61,6 +61,26 @@ def random_affine(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def _swap_in(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    pool: InMemoryDigits,
+    share: float,
+    at_end: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A copy of the batch with ``share`` of it (its first or last images) replaced by random
+    images of ``pool``, with their labels."""
+    count = round(share * len(labels))
+    if count == 0:
+        return images, labels
+    pick = torch.randint(len(pool), (count,), device=pool.labels.device)
+    where = slice(len(labels) - count, None) if at_end else slice(0, count)
+    images, labels = images.clone(), labels.clone()
+    images[where] = pool.images[pick].to(images.device, images.dtype)
+    labels[where] = pool.labels[pick].to(labels.device)
+    return images, labels
+
+
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Collate function for ``InMemoryDigits``: the batch is already stacked."""
     return batch
@@ -141,7 +161,7 @@ class MNISTDataModule(L.LightningDataModule):
             )
         self.not_digit_share = not_digit_share
         self.not_digit_pool = not_digit_pool
-        self.negatives: torch.Tensor | None = None
+        self.negatives: InMemoryDigits | None = None
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -179,7 +199,9 @@ class MNISTDataModule(L.LightningDataModule):
                 )
             if self.not_digit_share > 0:
                 pool = training_negatives(self.not_digit_pool, self.split_seed, STYLED_CACHE)
-                self.negatives = torch.from_numpy(pool).unsqueeze(1)
+                self.negatives = InMemoryDigits(
+                    torch.from_numpy(pool).unsqueeze(1), torch.full((len(pool),), NOT_DIGIT)
+                )
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
         self._move_to_accelerator()
@@ -210,14 +232,18 @@ class MNISTDataModule(L.LightningDataModule):
         device = self.trainer.strategy.root_device if self.trainer else None
         if not self.keep_on_device or device is None or device.type == "cpu":
             return
-        for dataset in (self.train_set, self.val_set, self.test_set, self.styled_train):
+        for dataset in (
+            self.train_set,
+            self.val_set,
+            self.test_set,
+            self.styled_train,
+            self.negatives,
+        ):
             if dataset is not None and dataset.images.device != device:
                 dataset.images, dataset.labels = (
                     dataset.images.to(device),
                     dataset.labels.to(device),
                 )
-        if self.negatives is not None:
-            self.negatives = self.negatives.to(device)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # Augment training batches only, already on the device, as one batched operation.
@@ -241,30 +267,14 @@ class MNISTDataModule(L.LightningDataModule):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch with its last ``not_digit_share`` swapped for non-digits (class 10)."""
         assert self.negatives is not None
-        count = round(self.not_digit_share * len(labels))
-        if count == 0:
-            return images, labels
-        pick = torch.randint(len(self.negatives), (count,), device=self.negatives.device)
-        images, labels = images.clone(), labels.clone()
-        images[-count:] = self.negatives[pick].to(images.device, images.dtype)
-        labels[-count:] = NOT_DIGIT
-        return images, labels
+        return _swap_in(images, labels, self.negatives, self.not_digit_share, at_end=True)
 
     def _mix_styled(
         self, images: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch with ``style_share`` of it swapped for random styled training digits."""
         assert self.styled_train is not None
-        count = round(self.style_share * len(labels))
-        if count == 0:
-            return images, labels
-        pick = torch.randint(
-            len(self.styled_train), (count,), device=self.styled_train.labels.device
-        )
-        images, labels = images.clone(), labels.clone()
-        images[:count] = self.styled_train.images[pick].to(images.device, images.dtype)
-        labels[:count] = self.styled_train.labels[pick].to(labels.device)
-        return images, labels
+        return _swap_in(images, labels, self.styled_train, self.style_share, at_end=False)
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup('fit') first"
