@@ -9,8 +9,9 @@ import torch
 from digit_recognizer.inference import Classifier, load_classifier
 from digit_recognizer.negatives import KINDS, NOT_DIGIT, training_negatives
 from digit_recognizer.nets import ProbabilityNet
-from digit_recognizer.preprocess import NotADigit
+from digit_recognizer.preprocess import NotADigit, Piece
 from digit_recognizer.reading import read_all
+from digit_recognizer.segment import Lattice
 from digit_recognizer.training import train
 from tests.helpers import compose_train, fast_overrides
 
@@ -32,7 +33,7 @@ def classifier_answering(logits: list[float], threshold: float) -> Classifier:
     return Classifier(model=model.eval(), source="fixed", min_confidence=threshold)
 
 
-DIGIT = [(np.zeros((28, 28), np.uint8), None)]
+DIGIT = [Piece([(np.zeros((28, 28), np.uint8), None)], Lattice.one())]
 
 
 def test_an_unsure_answer_is_not_a_digit_with_the_figures() -> None:

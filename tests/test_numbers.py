@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from digit_recognizer.mnist_files import find_raw_dir, load_split
-from digit_recognizer.preprocess import NotADigit, to_mnist_digits
-from digit_recognizer.segment import find_marks
+from digit_recognizer.preprocess import MAX_STRIP, NotADigit, to_mnist_digits, working_size
+from digit_recognizer.reading import read_all
+from digit_recognizer.segment import digit_height, find_marks, lattice
 from tests.helpers import (
     CHROMIUM,
     HAS_REAL_MNIST,
@@ -37,16 +38,22 @@ def _mask(*boxes: tuple[int, int, int, int], shape: tuple[int, int] = (60, 200))
 
 
 def test_separate_marks_are_digits_left_to_right() -> None:
-    groups = find_marks(_mask((10, 50, 120, 130), (10, 50, 20, 30), (12, 48, 70, 95)))
-    assert [[mark.left for mark in group] for group in groups] == [[20], [70], [120]]
+    marks = find_marks(_mask((10, 50, 120, 130), (10, 50, 20, 30), (12, 48, 70, 95)))
+    assert [mark.left for mark in marks] == [20, 70, 120]
 
 
 def test_pieces_stacked_above_one_another_are_one_digit() -> None:
     # A 5 whose flag was written apart from its body, and a speck of dust beside it.
-    groups = find_marks(_mask((10, 14, 22, 40), (18, 50, 20, 34), (30, 31, 150, 151)))
-    assert len(groups) == 1 and len(groups[0]) == 1
-    mark = groups[0][0]
+    (mark,) = find_marks(_mask((10, 14, 22, 40), (18, 50, 20, 34), (30, 31, 150, 151)))
     assert (mark.left, mark.top, mark.right, mark.bottom) == (20, 10, 40, 50)
+
+
+def test_a_row_of_digits_keeps_the_pixels_of_each_digit() -> None:
+    assert working_size((4000, 3000)) == (256, 192)  # a photo: the longer side is 256
+    assert working_size((3000, 4000)) == (192, 256)
+    assert working_size((1000, 150)) == (853, 128)  # a row: the shorter side is 128
+    assert working_size((200, 100)) == (200, 100)  # small images are never enlarged
+    assert max(working_size((1_000_000, 50))) <= MAX_STRIP
 
 
 def test_hundreds_of_pieces_are_refused_quickly() -> None:
@@ -60,30 +67,76 @@ def test_hundreds_of_pieces_are_refused_quickly() -> None:
     assert time.perf_counter() - started < 0.3
 
 
-def test_touching_digits_are_cut_at_the_thinnest_column() -> None:
+def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
     # Two rings joined by a thin bridge: one piece of ink, twice as wide as tall.
     mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (28, 31, 50, 56))
     mask[16:44, 26:44] = mask[16:44, 62:80] = False
-    (group,) = find_marks(mask)
-    assert len(group) == 2 and 48 <= group[0].right <= 58 and group[1].left >= 48
+    (mark,) = find_marks(mask)
+    ways = lattice(mark, digit_height([mark]))
+    assert (0, ways.cuts - 1) in ways.spans  # the whole piece is one of the readings
+    bridge = [k for k, (left, _, right, _) in enumerate(ways.parts) if 48 <= right <= 58]
+    assert bridge, "no candidate cut in the bridge"
+    # The model is sure of the two rings and of nothing else: they are the reading.
+    rings = {k for k, part in enumerate(ways.parts) if part[0] == 20 and 48 <= part[2] <= 58}
+    rings |= {k for k, part in enumerate(ways.parts) if 48 <= part[0] <= 58 and part[2] == 86}
+    confidences = [0.99 if k in rings else 0.3 for k in range(len(ways.parts))]
+    chain = ways.best_chain(confidences)
+    assert len(chain) == 2 and set(chain) <= rings
+    # Sure of the whole piece and of nothing else, it stays one digit.
+    whole = ways.spans.index((0, ways.cuts - 1))
+    confidences = [0.99 if k == whole else 0.05 for k in range(len(ways.parts))]
+    assert ways.best_chain(confidences) == [whole]
+
+
+def _sure_digits(checkpoint: Path, wanted: list[int]) -> list[np.ndarray]:
+    """MNIST test digits (as 28x28 arrays) that the model reads surely, one per wanted digit."""
+    from digit_recognizer.inference import load_classifier
+
+    images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
+    probabilities = load_classifier(checkpoint).predict(images[:500])
+    sure = (probabilities.max(dim=1).values > 0.99) & (probabilities.argmax(1) == labels[:500])
+    picked, used = [], set()
+    for digit in wanted:
+        index = next(
+            int(i)
+            for i in np.flatnonzero(sure.numpy() & (labels[:500] == digit).numpy())
+            if int(i) not in used
+        )
+        used.add(index)
+        picked.append(images[index, 0].numpy())
+    return picked
+
+
+@needs_mnist
+def test_touching_digits_are_read_one_by_one(real_checkpoint: Path) -> None:
+    from digit_recognizer.inference import load_classifier
+
+    digits = _sure_digits(real_checkpoint, [2, 0, 2, 6])
+    crops = []
+    for digit in digits:
+        columns = np.flatnonzero(digit.max(axis=0) > 30)
+        crops.append(digit[:, columns.min() : columns.max() + 1])
+    # Each digit overlaps its neighbour by 2 px: one piece of ink, written joined up.
+    row = np.zeros((28, sum(c.shape[1] for c in crops) + 8), np.uint8)
+    x = 4
+    for crop in crops:
+        region = row[:, x : x + crop.shape[1]]
+        np.maximum(region, crop, out=region)
+        x += crop.shape[1] - 2
+    image = Image.fromarray(255 - row).resize((row.shape[1] * 3, 84), Image.Resampling.BICUBIC)
+    photo = Image.fromarray(np.pad(np.asarray(image), 30, constant_values=255))
+    pieces = to_mnist_digits(photo, "number")
+    assert len(pieces) < 4  # some digits are joined
+    (reading,) = read_all(load_classifier(real_checkpoint), [pieces], min_confidence=0.0)
+    assert reading.number == "2026"
 
 
 @pytest.fixture(scope="module")
 def number_png(real_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ "2026" written with MNIST test digits (the first of each that the model reads surely),
     dark on light paper, 3x MNIST's size, gaps between them."""
-    from digit_recognizer.inference import load_classifier
-
-    images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
-    probabilities = load_classifier(real_checkpoint).predict(images[:500])
-    sure = (probabilities.max(dim=1).values > 0.99) & (probabilities.argmax(1) == labels[:500])
-    pick = {
-        d: int(np.flatnonzero(sure.numpy() & (labels[:500] == d).numpy())[i])
-        for i, d in ((0, 2), (0, 0), (0, 6))
-    }
-    second_two = int(np.flatnonzero(sure.numpy() & (labels[:500] == 2).numpy())[1])
-    chosen = [pick[2], pick[0], second_two, pick[6]]
-    row = np.concatenate([np.pad(images[i, 0].numpy(), ((0, 0), (4, 4))) for i in chosen], axis=1)
+    digits = _sure_digits(real_checkpoint, [2, 0, 2, 6])
+    row = np.concatenate([np.pad(digit, ((0, 0), (4, 4))) for digit in digits], axis=1)
     image = Image.fromarray(255 - row).resize((row.shape[1] * 3, 84), Image.Resampling.BICUBIC)
     path = tmp_path_factory.mktemp("number") / "number.png"
     Image.fromarray(np.pad(np.asarray(image), 30, constant_values=255)).save(path)
@@ -108,8 +161,8 @@ def test_a_single_digit_stays_a_digit_in_auto_mode() -> None:
     images, _ = load_split(find_raw_dir(SHARED_DATA), "test")
     for digit in images[:200, 0].numpy():
         photo = Image.fromarray(255 - digit).resize((112, 112), Image.Resampling.BICUBIC)
-        found = to_mnist_digits(photo)
-        assert len(found) == 1 and found[0][1] is None
+        (piece,) = to_mnist_digits(photo)
+        assert len(piece.crops) == 1 and piece.crops[0][1] is None
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.inference import Classifier
-from digit_recognizer.preprocess import IMAGE_SUFFIXES, Box, NotADigit, to_mnist_digits
+from digit_recognizer.preprocess import IMAGE_SUFFIXES, NotADigit, Piece, to_mnist_digits
 from digit_recognizer.reading import Reading, percent, read_all
 
 __all__ = ["Prediction", "expand_inputs", "percent", "predict_files"]
@@ -165,7 +164,7 @@ def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
 
 
-Found = list[tuple[np.ndarray, Box | None]] | NotADigit
+Found = list[Piece] | NotADigit
 
 
 def preprocess_all(

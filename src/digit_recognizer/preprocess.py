@@ -7,6 +7,7 @@ the aspect kept, and placed in a 28x28 frame with its centre of mass at the cent
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,16 @@ from PIL import (
 from scipy import ndimage
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.segment import MAX_DIGITS, crop, find_marks, looks_like_a_number
+from digit_recognizer.segment import (
+    MAX_DIGITS,
+    Lattice,
+    crop,
+    digit_height,
+    find_marks,
+    lattice,
+    looks_like_a_number,
+    own_ink,
+)
 
 # Registered by importing them, so that Image.open(formats=...) finds exactly these.
 _PLUGINS = (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin)
@@ -47,8 +57,11 @@ IMAGE_SUFFIXES = frozenset(suffix for suffixes in IMAGE_FORMATS.values() for suf
 MAX_PIXELS = 50_000_000
 MAX_DECODE_BYTES = 100 * 1024 * 1024
 _BITS_PER_BAND = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
-# Photos are cut down to this size first: enough detail for a 20 px digit, and fast.
+# Photos are cut down first: enough detail for a 20 px digit, and fast. The longer side to
+# WORKING_SIZE; but a strip wider than 2:1 (a row of digits) keeps its shorter side at half
+# that, so each digit keeps as many pixels as one alone would (longest side MAX_STRIP).
 WORKING_SIZE = 256
+MAX_STRIP = 16 * WORKING_SIZE
 _TOO_LARGE = (
     f"too many pixels to decode safely (limit {MAX_PIXELS // 1_000_000} megapixels or "
     f"{MAX_DECODE_BYTES // 2**20} MB of pixel data)"
@@ -118,7 +131,7 @@ def decode_bytes(image: Image.Image) -> int:
 def to_grayscale(image: Image.Image) -> np.ndarray:
     """Upright greyscale float32 array in [0, 1]; transparency is composited on white paper."""
     image = ImageOps.exif_transpose(image) or image
-    image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BOX)  # keeps aspect
+    image.thumbnail(working_size(image.size), Image.Resampling.BOX)  # keeps aspect
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         values = np.asarray(image, dtype=np.float32)
         if not np.isfinite(values).all():
@@ -134,6 +147,13 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         image.convert("RGB").convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
     )
     return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def working_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The largest size an image of ``size`` is worked at (see ``WORKING_SIZE``)."""
+    longer, shorter = max(size), max(min(size), 1)
+    scale = min(1.0, max(WORKING_SIZE / longer, WORKING_SIZE / 2 / shorter), MAX_STRIP / longer)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def ink_map(grey: np.ndarray) -> np.ndarray:
@@ -251,12 +271,20 @@ Box = tuple[int, int, int, int]
 MODES = ("auto", "digit", "number")
 
 
-def to_mnist_digits(
-    source: str | Path | bytes | Image.Image, mode: str = "auto"
-) -> list[tuple[np.ndarray, Box | None]]:
-    """The digits an image shows, left to right: 28x28 uint8 MNIST-style arrays with their
-    boxes. ``digit``: the whole image is one digit (no box); ``number``: a row of digits,
-    segmented; ``auto``: a number when two or more digit-sized marks stand side by side."""
+@dataclass
+class Piece:
+    """One piece of ink and the ways to read it: the 28x28 crops of its candidate parts, with
+    their boxes, and the lattice saying which parts together cover it. A single digit is one
+    part (box ``None`` when the whole image is that digit)."""
+
+    crops: list[tuple[np.ndarray, Box | None]]
+    lattice: Lattice
+
+
+def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto") -> list[Piece]:
+    """The pieces of ink an image shows, left to right, as MNIST-style candidates for the
+    model. ``digit``: the whole image is one digit; ``number``: a row of digits, segmented;
+    ``auto``: a number when two or more digit-sized marks stand side by side."""
     name = "upload" if isinstance(source, bytes | Image.Image) else str(source)
     image = source if isinstance(source, Image.Image) else load_image(source)
     upright = image.size[::-1] if image.getexif().get(0x0112) in (5, 6, 7, 8) else image.size
@@ -266,16 +294,15 @@ def to_mnist_digits(
         raise ImageRejected(f"{name}: {err}") from None
     ink = ink_map(grey)
     if mode == "digit":
-        return [(center_in_frame(isolate_digit(ink, name)), None)]
+        return [_whole_image(isolate_digit(ink, name))]
     solid, threshold = ink_mask(ink, name)
-    groups = find_marks(solid)
-    if groups is None:
+    marks = find_marks(solid)
+    if marks is None:
         raise NotADigit(
             f"{name}: no digit found (the ink is in hundreds of separate pieces: noise or text)"
         )
-    if mode == "auto" and not looks_like_a_number(groups):
-        return [(center_in_frame(isolate_digit(ink, name, (solid, threshold))), None)]
-    marks = [mark for group in groups for mark in group]
+    if mode == "auto" and not looks_like_a_number(marks):
+        return [_whole_image(isolate_digit(ink, name, (solid, threshold)))]
     if not marks:
         raise NotADigit(f"{name}: no digit found (the image is blank)")
     if len(marks) > MAX_DIGITS:
@@ -283,16 +310,27 @@ def to_mnist_digits(
             f"{name}: not a number ({len(marks)} separate marks; at most {MAX_DIGITS} digits)"
         )
     scale_x, scale_y = upright[0] / grey.shape[1], upright[1] / grey.shape[0]
-    digits = []
+    height = digit_height(marks)
+    pieces = []
     for mark in marks:
-        box = (
-            round(mark.left * scale_x),
-            round(mark.top * scale_y),
-            round(mark.width * scale_x),
-            round(mark.height * scale_y),
-        )
-        digits.append((center_in_frame(crop(ink, mark, threshold)), box))
-    return digits
+        ways = lattice(mark, height)
+        piece_ink = own_ink(ink, mark, threshold)
+        crops: list[tuple[np.ndarray, Box | None]] = []
+        for part in ways.parts:
+            left, top, right, bottom = part
+            box = (
+                round(left * scale_x),
+                round(top * scale_y),
+                round((right - left) * scale_x),
+                round((bottom - top) * scale_y),
+            )
+            crops.append((center_in_frame(crop(piece_ink, mark, part)), box))
+        pieces.append(Piece(crops, ways))
+    return pieces
+
+
+def _whole_image(digit: np.ndarray) -> Piece:
+    return Piece([(center_in_frame(digit), None)], Lattice.one())
 
 
 def naive_resize(source: str | Path | bytes | Image.Image) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digit_recognizer.inference import Classifier
-from digit_recognizer.preprocess import Box, NotADigit
+from digit_recognizer.preprocess import Box, NotADigit, Piece
 
 
 def percent(probability: float) -> str:
@@ -81,28 +81,37 @@ class Reading:
 
 def read_all(
     classifier: Classifier,
-    found: Sequence[list[tuple[np.ndarray, Box | None]] | NotADigit],
+    found: Sequence[list[Piece] | NotADigit],
     min_confidence: float | None = None,
     batch_size: int = 256,
 ) -> list[Reading]:
-    """Answers for preprocessed images (each its digits, or why it holds none), with every
-    digit of every image classified in one batch. ``min_confidence``: the threshold below
-    which an answer is "not a digit"; ``None``: the checkpoint's own."""
+    """Answers for preprocessed images (each its pieces of ink, or why it holds none), with
+    every candidate part of every image classified in one batch; a piece that may be several
+    touching digits is read as the parts the model is surest of. ``min_confidence``: the
+    threshold below which an answer is "not a digit"; ``None``: the checkpoint's own."""
     threshold = classifier.min_confidence if min_confidence is None else min_confidence
-    crops = [crop for item in found if not isinstance(item, NotADigit) for crop, _ in item]
+    crops = [
+        pixels
+        for item in found
+        if not isinstance(item, NotADigit)
+        for piece in item
+        for pixels, _ in piece.crops
+    ]
     probabilities = (
-        classifier.predict(np.stack(crops), batch_size=batch_size).tolist() if crops else []
+        classifier.predict(np.stack(crops), batch_size=batch_size).numpy() if crops else None
     )
     readings, next_crop = [], 0
     for item in found:
         if isinstance(item, NotADigit):
             readings.append(Reading([], reason=_reason(item)))
             continue
-        parts = [
-            DigitRead(probabilities[next_crop + i], box, pixels)
-            for i, (pixels, box) in enumerate(item)
-        ]
-        next_crop += len(item)
+        parts = []
+        for piece in item:
+            mine = probabilities[next_crop : next_crop + len(piece.crops)]  # type: ignore[index]
+            next_crop += len(piece.crops)
+            for k in piece.lattice.best_chain(mine.max(axis=1)):
+                pixels, box = piece.crops[k]
+                parts.append(DigitRead(mine[k].tolist(), box, pixels))
         readings.append(_judged(Reading(parts, is_number=len(parts) > 1), threshold))
     return readings
 

@@ -2,9 +2,13 @@
 
 The ink's connected pieces are the starting point. Pieces stacked above one another belong
 to one digit (a 5's flag, a 7's bar, a stroke broken by a pen lift), so pieces that share
-most of their columns are merged. A piece much wider than tall is two or more touching
-digits: it is cut at the column with the least ink, again and again, until each part has
-a digit's proportions. Specks and dashes far smaller than the digits are dropped.
+most of their columns are merged. Specks and dashes far smaller than the digits are dropped.
+
+A piece wider than one digit may be several touching digits. Where to cut it is a question
+for the model, not for the ink alone (recognition-based segmentation): ``Lattice`` lists
+candidate parts between the columns where the ink is thinnest, the reader classifies every
+part, and ``Lattice.best_chain`` picks the parts that cover the piece and that the model
+reads most surely, with a penalty for parts wider than digits are.
 """
 
 from dataclasses import dataclass
@@ -12,13 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-# A mark wider than this (times its height) may be cut: a digit is rarely this wide, two
-# touching digits nearly always are. Cut into as many parts as digits of the typical width
-# (this share of the row's digit height) fit in it.
-MAX_WIDTH_PER_HEIGHT = 1.25
-DIGIT_WIDTH_PER_HEIGHT = 0.75
-# Alone in an image, one mark is taken for touching digits only when it is this wide: a
-# single digit may be written wide.
+# Alone in an image, one mark is taken for touching digits only when it is this wide (times
+# its height): a single digit may be written wide.
 LONE_MARK_WIDTH_PER_HEIGHT = 1.8
 # Pieces sharing at least this share of the narrower one's columns are one digit.
 MERGE_OVERLAP = 0.5
@@ -28,6 +27,20 @@ MAX_DIGITS = 20
 # More separate pieces of ink than this is noise or a page of text, not a number: refused
 # before any work per piece.
 MAX_PIECES = 10 * MAX_DIGITS
+# Widths, as shares of the row's digit height. A piece at most SPLIT_WIDTH wide (an MNIST
+# digit's median width) is one digit; a wider one may be cut into parts from MIN_PART_WIDTH
+# to MAX_PART_WIDTH wide, at columns where the ink is the thinnest within CUT_SPACING.
+SPLIT_WIDTH = 0.8
+MIN_PART_WIDTH = 0.15
+MAX_PART_WIDTH = 1.3
+CUT_SPACING = 0.06
+MAX_CUTS = 8 * MAX_DIGITS
+# A reading's score is the sum over its parts of log(the model's confidence) minus
+# WIDE_PENALTY x (width - TYPICAL_WIDTH)^2 for parts wider than TYPICAL_WIDTH (95% of MNIST
+# digits are narrower). Tuned on numbers made of MNIST training digits
+# (benchmarks/read_numbers.py split=train seed=1).
+TYPICAL_WIDTH = 1.1
+WIDE_PENALTY = 3.0
 
 
 @dataclass
@@ -71,41 +84,88 @@ def _merge(marks: list[Mark]) -> list[Mark]:
     return merged
 
 
-def _split(mark: Mark, digit_height: float) -> list[Mark]:
-    """A mark cut into as many digits as its width holds (a digit is about
-    ``DIGIT_WIDTH_PER_HEIGHT`` of ``digit_height`` wide), each cut at the emptiest column
-    near where it is expected."""
-    height = max(mark.height, digit_height)
-    count = round(mark.width / (DIGIT_WIDTH_PER_HEIGHT * height))
-    if count < 2 or mark.width <= MAX_WIDTH_PER_HEIGHT * height:
-        return [mark]
-    count = min(count, MAX_DIGITS)
-    step = mark.width / count
-    columns = mark.pixels[mark.top : mark.bottom, mark.left : mark.right].sum(axis=0)
-    cuts, previous = [], 0
-    for index in range(1, count):
-        low = max(previous + 1, round(index * step - 0.35 * step))
-        high = min(mark.width - 1, round(index * step + 0.35 * step))
-        if high <= low:
-            continue
-        window = columns[low:high] + np.abs(np.arange(low, high) - index * step) * 1e-3
-        previous = low + int(np.argmin(window))
-        cuts.append(mark.left + previous)
-    parts, start = [], mark.left
-    for cut in [*cuts, mark.right]:
-        pixels = mark.pixels.copy()
-        pixels[:, :start] = False
-        pixels[:, cut:] = False
-        if (part := _mark(pixels)) is not None:
-            parts.append(part)
-        start = cut
-    return parts
+@dataclass
+class Lattice:
+    """The ways to read one piece of ink as digits. ``parts`` are candidate boxes (left, top,
+    right, bottom; exclusive) between cut columns; ``spans[k] = (i, j)``: part k runs from
+    cut i to cut j of ``cuts`` (cut 0 is the piece's left edge, the last its right edge)."""
+
+    parts: list[tuple[int, int, int, int]]
+    spans: list[tuple[int, int]]
+    cuts: int
+    widths: list[float]  # each part's width, as a share of the row's digit height
+
+    @classmethod
+    def one(cls, part: tuple[int, int, int, int] = (0, 0, 0, 0), width: float = 0.0) -> "Lattice":
+        """A single part, read whole."""
+        return cls([part], [(0, 1)], 2, [width])
+
+    def best_chain(self, confidences: np.ndarray | list[float]) -> list[int]:
+        """The parts (indices, left to right) covering the piece whose reading scores best,
+        given the model's confidence in each part."""
+        logs = np.log(np.clip(np.asarray(confidences, dtype=np.float64), 1e-9, 1.0))
+        beyond = np.maximum(np.asarray(self.widths) - TYPICAL_WIDTH, 0.0)
+        scores = logs - WIDE_PENALTY * beyond**2
+        best = np.full(self.cuts, -np.inf)
+        best[0] = 0.0
+        came_by = [-1] * self.cuts
+        for k in sorted(range(len(self.spans)), key=lambda k: self.spans[k]):
+            i, j = self.spans[k]
+            if best[i] + scores[k] > best[j]:
+                best[j], came_by[j] = best[i] + scores[k], k
+        chain, at = [], self.cuts - 1
+        while at > 0:
+            chain.append(came_by[at])
+            at = self.spans[came_by[at]][0]
+        return chain[::-1]
 
 
-def find_marks(solid: np.ndarray) -> list[list[Mark]] | None:
-    """The digit-sized marks of a stroke mask, left to right, grouped by the separate pieces
-    of ink they come from (touching digits are one group of several marks); None when the
-    ink is in more than ``MAX_PIECES`` pieces."""
+def lattice(mark: Mark, digit_height: float) -> Lattice:
+    """Candidate parts of ``mark``: the whole, and, when it is wider than a digit, every
+    stretch between two candidate cuts that is as wide as a digit can be."""
+    height = max(float(mark.height), digit_height)
+    if mark.width <= SPLIT_WIDTH * height:
+        return Lattice.one((mark.left, mark.top, mark.right, mark.bottom), mark.width / height)
+    own = mark.pixels[mark.top : mark.bottom, mark.left : mark.right]
+    cuts = [0, *_candidate_cuts(own.sum(axis=0), height), mark.width]
+    parts, spans, widths = [], [], []
+    for i, start in enumerate(cuts):
+        for j in range(i + 1, len(cuts)):
+            width = cuts[j] - start
+            whole = (i, j) == (0, len(cuts) - 1)  # always a candidate: every chain ends
+            if not whole and not MIN_PART_WIDTH * height <= width <= MAX_PART_WIDTH * height:
+                continue
+            rows = np.flatnonzero(own[:, start : cuts[j]].any(axis=1))
+            if len(rows) == 0:
+                continue
+            left, top = mark.left + start, mark.top + int(rows[0])
+            parts.append((left, top, mark.left + cuts[j], mark.top + int(rows[-1]) + 1))
+            spans.append((i, j))
+            widths.append(width / height)
+    return Lattice(parts, spans, len(cuts), widths)
+
+
+def _candidate_cuts(profile: np.ndarray, height: float) -> list[int]:
+    """Columns (from a piece's left edge) where its ink is the thinnest within
+    ``CUT_SPACING`` of the height, away from its edges; one per flat stretch."""
+    spacing = max(1, round(CUT_SPACING * height))
+    smooth = ndimage.uniform_filter1d(profile.astype(np.float64), size=3, mode="nearest")
+    lowest = ndimage.minimum_filter1d(smooth, size=2 * spacing + 1, mode="nearest")
+    edge = max(1, round(MIN_PART_WIDTH * height))
+    candidates = np.flatnonzero(smooth <= lowest)
+    candidates = candidates[(candidates >= edge) & (candidates <= len(profile) - edge)]
+    cuts: list[int] = []
+    for run in np.split(candidates, np.flatnonzero(np.diff(candidates) > 1) + 1):
+        if len(run):
+            cuts.append(int(run[len(run) // 2]))
+    if len(cuts) > MAX_CUTS:  # a long scribble: its thinnest places only, to bound the work
+        cuts = sorted(sorted(cuts, key=lambda column: smooth[column])[:MAX_CUTS])
+    return cuts
+
+
+def find_marks(solid: np.ndarray) -> list[Mark] | None:
+    """The digit-sized pieces of ink of a stroke mask, left to right (pieces stacked above
+    one another merged); None when the ink is in more than ``MAX_PIECES`` pieces."""
     labels, count = ndimage.label(solid, structure=np.ones((3, 3)))
     if count == 0:
         return []
@@ -115,25 +175,37 @@ def find_marks(solid: np.ndarray) -> list[list[Mark]] | None:
         return None
     pieces = [m for i in kept if (m := _mark(labels == i)) is not None]
     merged = _merge(pieces)
-    digit_height = float(np.median([mark.height for mark in merged]))
-    groups = [_split(mark, digit_height) for mark in merged]
-    tallest = max(mark.height for group in groups for mark in group)
-    kept = [[m for m in group if m.height >= MIN_HEIGHT_SHARE * tallest] for group in groups]
-    return [group for group in kept if group]
+    tallest = max(mark.height for mark in merged)
+    return [mark for mark in merged if mark.height >= MIN_HEIGHT_SHARE * tallest]
 
 
-def looks_like_a_number(groups: list[list[Mark]]) -> bool:
+def digit_height(marks: list[Mark]) -> float:
+    """The row's typical digit height: the median mark's."""
+    return float(np.median([mark.height for mark in marks]))
+
+
+def looks_like_a_number(marks: list[Mark]) -> bool:
     """Whether marks found in an image are several digits: two or more separate ones, or one
     piece of ink far wider than tall (digits written touching)."""
-    if len(groups) != 1:
-        return len(groups) > 1
-    whole = _mark(np.logical_or.reduce([mark.pixels for mark in groups[0]]))
-    return whole is not None and whole.width > LONE_MARK_WIDTH_PER_HEIGHT * whole.height
+    if len(marks) != 1:
+        return len(marks) > 1
+    return marks[0].width > LONE_MARK_WIDTH_PER_HEIGHT * marks[0].height
 
 
-def crop(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
-    """The ink of one mark alone (its faint edges kept, neighbours left out), cropped to its
+def own_ink(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
+    """The ink of one mark alone within its box (its faint edges kept, neighbours left out)."""
+    top, bottom = max(mark.top - 2, 0), mark.bottom + 2
+    left, right = max(mark.left - 2, 0), mark.right + 2
+    near = ndimage.binary_dilation(mark.pixels[top:bottom, left:right], iterations=2)
+    window = np.where(
+        near & (ink[top:bottom, left:right] > threshold * 0.5), ink[top:bottom, left:right], 0.0
+    )
+    return window[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left]
+
+
+def crop(piece_ink: np.ndarray, mark: Mark, part: tuple[int, int, int, int]) -> np.ndarray:
+    """One part's ink (``piece_ink``: ``own_ink`` of the mark it is cut from), cropped to its
     box and scaled so its brightest stroke is 1."""
-    own = ndimage.binary_dilation(mark.pixels, iterations=2) & (ink > threshold * 0.5)
-    digit = np.where(own, ink, 0.0)[mark.top : mark.bottom, mark.left : mark.right]
+    left, top, right, bottom = part
+    digit = piece_ink[top - mark.top : bottom - mark.top, left - mark.left : right - mark.left]
     return digit / max(float(digit.max()), 1e-6)
