@@ -82,3 +82,19 @@ def test_storing_a_temperature_keeps_everything_else(tiny_checkpoint: Path, tmp_
     assert after["hyper_parameters"] == {**before["hyper_parameters"], "temperature": 1.7}
     assert after["state_dict"].keys() == before["state_dict"].keys()
     assert list(tmp_path.iterdir()) == [copy]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"), [(None, 5000), (1.0, 5000), (2, 2000), (100, 5000), (0.1, 500)]
+)
+def test_final_scores_use_as_much_validation_as_validation_did(
+    limit: float | None, expected: int
+) -> None:
+    from types import SimpleNamespace
+
+    from digit_recognizer.module import DigitClassifier
+
+    module = DigitClassifier({"name": "SeedCNN"})
+    module._trainer = SimpleNamespace(limit_val_batches=1.0 if limit is None else limit)
+    datamodule = SimpleNamespace(eval_batch_size=1000)
+    assert module._validation_images(datamodule, 5000) == expected

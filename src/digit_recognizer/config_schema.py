@@ -101,6 +101,7 @@ class ModelConfig(Section):
 
 class TrainerConfig(Section):
     max_epochs: Annotated[int, Field(ge=1, le=100_000)]
+    max_steps: Annotated[int, Field(ge=-1)] = -1
     precision: Literal[PRECISIONS] | Literal[16, 32, 64]  # type: ignore[valid-type]
     accelerator: str
     devices: int | str | list[int]

@@ -127,16 +127,32 @@ class DigitClassifier(L.LightningModule):
         val_set = getattr(datamodule, "val_set", None)
         if val_set is None or len(val_set) == 0:
             return
-        self._final_metrics = self._robustness(datamodule)
-        self._calibrate(val_set)
+        count = self._validation_images(datamodule, len(val_set))
+        self._final_metrics = self._robustness(datamodule, count)
+        self._calibrate(val_set.images[:count], val_set.labels[:count])
 
-    def _robustness(self, datamodule: Any) -> dict[str, float]:
-        """Accuracy on validation digits re-drawn in each style (``val/robust/<style>``) and
-        the mean over styles (``val/robust``); nothing if the data module has no such sets."""
+    def _validation_images(self, datamodule: Any, available: int) -> int:
+        """How many validation digits the final scores use: as many as validation itself saw
+        (``trainer.limit_val_batches`` makes a quick run quick to finish too)."""
+        limit = self.trainer.limit_val_batches
+        if isinstance(limit, int) and limit > 0:
+            batch = int(getattr(datamodule, "eval_batch_size", available))
+            return min(available, limit * batch)
+        if isinstance(limit, float) and 0.0 < limit < 1.0:
+            return max(1, round(limit * available))
+        return available
+
+    def _robustness(self, datamodule: Any, count: int) -> dict[str, float]:
+        """Accuracy on (at most ``count``) validation digits re-drawn in each style
+        (``val/robust/<style>``) and the mean over styles (``val/robust``); nothing if the data
+        module has no such sets."""
         sets = datamodule.robustness_sets() if hasattr(datamodule, "robustness_sets") else {}
         scores = {
             f"val/robust/{style}": float(
-                (self._logits_of(styled.images)[:, :NUM_CLASSES].argmax(1) == styled.labels)
+                (
+                    self._logits_of(styled.images[:count])[:, :NUM_CLASSES].argmax(1)
+                    == styled.labels[:count]
+                )
                 .float()
                 .mean()
             )
@@ -146,11 +162,11 @@ class DigitClassifier(L.LightningModule):
             scores["val/robust"] = sum(scores.values()) / len(scores)
         return scores
 
-    def _calibrate(self, val_set: Any) -> None:
-        """Fit the temperature, choose the "not a digit" threshold (the confidence that still
-        answers 99.5% of validation digits), and write both into the best checkpoint."""
-        logits = self._logits_of(val_set.images)
-        labels = val_set.labels.to(logits.device)
+    def _calibrate(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fit the temperature on validation digits, choose the "not a digit" threshold (the
+        confidence that still answers 99.5% of them), and write both into the best checkpoint."""
+        logits = self._logits_of(images)
+        labels = labels.to(logits.device)
         temperature = fit_temperature(logits, labels)
         calibrated = (logits / temperature).softmax(dim=1)[:, :NUM_CLASSES]
         min_confidence = confidence_threshold(calibrated)
