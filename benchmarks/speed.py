@@ -274,15 +274,42 @@ def time_inference(
     }
 
 
-def time_commands(commands: dict[str, Sequence[str]], repeats: int) -> dict[str, float]:
-    """Median wall seconds of each command, run interleaved ``repeats`` times."""
+def time_commands(
+    commands: dict[str, Sequence[str]], repeats: int, cwd: Path | None = None
+) -> dict[str, list[float]]:
+    """Wall seconds of each command, from start to exit, run interleaved ``repeats`` times."""
     seconds: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
             start = time.perf_counter()
-            subprocess.run(command, capture_output=True, check=True)
+            result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+            if result.returncode != 0:
+                raise RuntimeError(f"{name} failed:\n{result.stderr[-3000:]}")
             seconds[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in seconds.items()}
+    return seconds
+
+
+def whole_process_commands(
+    project: Path, data_root: str, epochs: int, workdir: Path, keras: bool
+) -> dict[str, list[str]]:
+    """The two commands a user runs, as they run them: ``scripts/train.py`` with MLflow on
+    (its store in ``workdir``) and the notebook's Keras model in a process of its own."""
+    commands = {
+        "pipeline": [
+            sys.executable,
+            str(project / "scripts" / "train.py"),
+            f"trainer.max_epochs={epochs}",
+            f"data.root={data_root}",
+            "data.batch_size=64",
+            f"paths.root_dir={workdir}",
+            f"hydra.run.dir={workdir}/outputs/${{now:%H-%M-%S-%f}}",
+            "logger.run_name=benchmark",
+        ]
+    }
+    if keras:
+        script = project / "benchmarks" / "keras_notebook.py"
+        commands["keras"] = [sys.executable, str(script), data_root, str(epochs)]
+    return commands
 
 
 def machine() -> dict[str, str]:

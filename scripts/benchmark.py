@@ -30,6 +30,7 @@ from benchmarks.speed import (
     run_in_subprocess,
     time_commands,
     time_inference,
+    whole_process_commands,
 )
 from digit_recognizer.hardware import cpu_runs_bf16
 from digit_recognizer.mnist_files import find_raw_dir
@@ -47,6 +48,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-keras", action="store_true", help="skip Keras even if installed")
     parser.add_argument("--tiny", action="store_true", help="a few batches: proves it runs")
+    parser.add_argument(
+        "--whole-epochs", type=int, default=3, help="epochs of the whole-process runs (0: none)"
+    )
+    parser.add_argument(
+        "--whole-only", action="store_true", help="only the whole-process comparison"
+    )
     parser.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
@@ -63,6 +70,13 @@ def main() -> None:
         return
     if find_raw_dir(args.data_root) is None:
         sys.exit(f"error: no MNIST/raw under {args.data_root}; pass --data-root or set MNIST_ROOT.")
+    keras = keras_available() and not args.no_keras
+    if args.whole_only:
+        report = "\n".join(["# Benchmarks", "", *render_whole(*measure_whole(args, keras))])
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(report)
+        print(report)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "best.ckpt"
@@ -78,7 +92,7 @@ def main() -> None:
             keep_checkpoint=str(checkpoint),
         )
         contenders = ["pipeline", "plain"]
-        if keras_available() and not args.no_keras:
+        if keras:
             contenders.append("keras")
         runs: dict[str, list[TrainResult]] = {name: [] for name in contenders}
         for round_index in range(1 if args.tiny else args.rounds):
@@ -91,9 +105,60 @@ def main() -> None:
                 runs[name].append(run_in_subprocess(name, settings, Path(__file__).resolve()))
         inference = measure_inference(checkpoint, args.data_root, tiny=args.tiny)
     report = render(settings, runs, inference, tiny=args.tiny)
+    if args.whole_epochs and not args.tiny:
+        report += "\n".join(render_whole(*measure_whole(args, keras)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report)
     print(report)
+
+
+def measure_whole(args: argparse.Namespace, keras: bool) -> tuple[int, dict[str, list[float]]]:
+    """Whole processes, command to exit, alternating: ``scripts/train.py`` (MLflow on) against
+    the notebook's Keras model. A first 1-step run creates the store, as a user's first run
+    did: the measured runs write into a store that exists."""
+    epochs = args.whole_epochs
+    with tempfile.TemporaryDirectory() as tmp:
+        commands = whole_process_commands(PROJECT_ROOT, args.data_root, epochs, Path(tmp), keras)
+        if args.tiny:  # proves it runs on a tiny data set; not a measurement
+            commands["pipeline"] += ["data.val_size=100", "data.verify_md5=false"]
+        first = [
+            "trainer.max_steps=1",
+            "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1",
+        ]
+        print("whole process: creating the store ...", file=sys.stderr, flush=True)
+        time_commands({"first": [*commands["pipeline"], *first]}, 1)
+        print(
+            f"whole process: {args.rounds} round(s) of {', '.join(commands)} ...", file=sys.stderr
+        )
+        return epochs, time_commands(commands, args.rounds)
+
+
+def render_whole(epochs: int, seconds: dict[str, list[float]]) -> list[str]:
+    lines = [
+        "",
+        "## Whole process",
+        "",
+        f"`python scripts/train.py trainer.max_epochs={epochs} data.batch_size=64` (MLflow on, "
+        "a store that exists) against the notebook's Keras model in a process of its own "
+        f"(`python benchmarks/keras_notebook.py DATA_ROOT {epochs}`), alternating: seconds from "
+        "the command to the exit (imports, data, training, test, recording).",
+        "",
+        "| contender | median s | all runs s |",
+        "|---|---:|---|",
+    ]
+    for name, values in seconds.items():
+        shown = ", ".join(f"{value:.1f}" for value in values)
+        lines.append(f"| {name} | {statistics.median(values):.1f} | {shown} |")
+    if "keras" in seconds:
+        ratios = [k / p for p, k in zip(seconds["pipeline"], seconds["keras"], strict=True)]
+        shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        lines += [
+            "",
+            f"- Keras seconds / pipeline seconds: **{statistics.median(ratios):.2f}x** "
+            f"(median of the rounds' ratios: {shown})",
+        ]
+    return [*lines, ""]
 
 
 def measure_inference(checkpoint: Path, data_root: str, tiny: bool) -> dict[str, float]:
@@ -127,8 +192,8 @@ def measure_inference(checkpoint: Path, data_root: str, tiny: bool) -> dict[str,
             },
             repeats=1 if tiny else 5,
         )
-    results["cold_import_torch_s"] = cold["import_torch"]
-    results["cold_predict_s"] = cold["predict"]
+    results["cold_import_torch_s"] = statistics.median(cold["import_torch"])
+    results["cold_predict_s"] = statistics.median(cold["predict"])
     return results
 
 

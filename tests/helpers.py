@@ -62,13 +62,17 @@ def make_tiny_mnist(root: Path, train: int = 600, test: int = 200) -> Path:
     return root
 
 
-def fast_overrides(workdir: Path, data_root: Path, in_process: bool = True) -> list[str]:
+def fast_overrides(
+    workdir: Path, data_root: Path, in_process: bool = True, log_model: bool = False
+) -> list[str]:
     """Overrides that shrink a training run to seconds and keep every output inside ``workdir``.
 
     In-process runs have no Hydra runtime, so they also name the output folder; script runs
-    (``in_process=False``) let Hydra give each job its own.
+    (``in_process=False``) let Hydra give each job its own. The MLflow model (a torch.export
+    graph, seconds per run) is logged only for the tests that ask for it (``log_model``).
     """
     return [
+        f"log_model={str(log_model).lower()}",
         f"paths.root_dir={workdir}",
         *([f"paths.output_dir={workdir}/out"] if in_process else []),
         f"data.root={data_root}",

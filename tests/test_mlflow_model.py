@@ -181,7 +181,11 @@ def test_a_model_logging_failure_keeps_the_trained_run(
         raise RuntimeError("registry unavailable")
 
     monkeypatch.setattr("digit_recognizer.recording.log_checkpoint_as_model", broken)
-    cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), f"register_model={register}"])
+    overrides = [
+        *fast_overrides(tmp_path, tiny_mnist, log_model=True),
+        f"register_model={register}",
+    ]
+    cfg = compose_train(overrides)
     if register:  # asked for explicitly: the command fails, naming the run to retry
         with pytest.raises(UserError, match="finished, but registering its model failed"):
             train(cfg)

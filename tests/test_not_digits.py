@@ -108,3 +108,72 @@ def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> No
     mixed, mixed_labels = module._mix_negatives(images, labels)
     assert (mixed_labels[-2:] == NOT_DIGIT).all() and torch.equal(mixed_labels[:6], labels[:6])
     assert torch.equal(mixed[:6], images[:6])
+
+
+@pytest.fixture(scope="module")
+def outlier_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """experiment=outlier for one epoch on the 55,000 real training digits, with 2,000
+    non-digits drawn through the user's preprocessing."""
+    from tests.helpers import HAS_REAL_MNIST, SHARED_DATA
+
+    if not HAS_REAL_MNIST:
+        pytest.skip(f"no MNIST copy at {SHARED_DATA}")
+    workdir = tmp_path_factory.mktemp("outlier_model")
+    overrides = [
+        *fast_overrides(workdir, SHARED_DATA),
+        "data.val_size=5000",
+        "data.batch_size=64",
+        "data.eval_batch_size=1000",
+        "data.augment=true",
+        "data.robust_size=0",
+        "logger=none",
+        "experiment=outlier",
+        "data.not_digit_pool=2000",
+    ]
+    train(compose_train(overrides))
+    folder = workdir / "out" / "checkpoints"
+    return next(path for path in folder.glob("*.ckpt") if path.name != "last.ckpt")
+
+
+def _drawn(tmp_path: Path) -> tuple[Path, Path]:
+    """A capital A set in DejaVu Sans, and a dot, each dark on a white 280x280 page."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("L", (280, 280), 255)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 200)
+    ImageDraw.Draw(page).text((140, 140), "A", fill=0, font=font, anchor="mm")
+    letter = tmp_path / "letter-A.png"
+    page.save(letter)
+    page = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(page).ellipse((136, 136, 144, 144), fill=0)
+    dot = tmp_path / "dot.png"
+    page.save(dot)
+    return letter, dot
+
+
+@pytest.mark.slow  # trains an 11-class model on real MNIST (about a minute)
+def test_a_letter_and_a_dot_are_refused_by_the_cli_and_the_api(
+    outlier_checkpoint: Path, tmp_path: Path
+) -> None:
+    import base64
+    import json
+
+    import httpx
+
+    from tests.helpers import run_script, served
+
+    letter, dot = _drawn(tmp_path)
+    args = [f"img=[{letter},{dot}]", f"ckpt={outlier_checkpoint}", "format=json"]
+    result = run_script("predict.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [answer["digit"] for answer in answers] == [None, None], answers
+    assert answers[0]["reason"].startswith("not a digit (the model is only")
+    assert answers[1]["reason"].startswith("no digit found (the ink is a speck")
+    with served(tmp_path, f"ckpt={outlier_checkpoint}", "workers=1") as url:
+        for path, reason in ((letter, "not a digit"), (dot, "no digit found")):
+            image = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+            response = httpx.post(f"{url}/api/predict", json={"image": image}, timeout=30)
+            assert response.status_code == 200
+            assert response.json()["digit"] is None
+            assert response.json()["reason"].startswith(reason)

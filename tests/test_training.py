@@ -115,8 +115,16 @@ def test_run_is_finished_only_after_every_artifact_is_stored(
         original(self, run_id, status, *args, **kwargs)
 
     monkeypatch.setattr(MlflowClient, "set_terminated", spy)
-    train(compose_train(fast_overrides(tmp_path, tiny_mnist)))
+    train(compose_train(fast_overrides(tmp_path, tiny_mnist, log_model=True)))
     # One status change, by the recorder, once the checkpoints and figures are in the store.
     ((status, stored),) = statuses
     assert status == "FINISHED"
     assert {"checkpoints/best.ckpt", "checkpoints/last.ckpt", "plots/mistakes.png"} <= stored
+
+
+def test_max_steps_ending_before_any_validation_tests_the_final_weights(
+    tiny_mnist: Path, tmp_path: Path
+) -> None:
+    train(compose_train([*fast_overrides(tmp_path, tiny_mnist), "trainer.max_steps=1"]))
+    (run,) = runs_of(tmp_path)
+    assert run.info.status == "FINISHED" and "test/acc" in run.data.metrics

@@ -74,7 +74,7 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
 
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=start_from)
-        trainer.test(model, datamodule=datamodule, ckpt_path="best")
+        trainer.test(model, datamodule=datamodule, ckpt_path=_tested_weights(trainer))
     except (KeyboardInterrupt, SystemExit) as error:  # Lightning turns Ctrl-C into SystemExit
         by_sigterm = isinstance(error, SIGTERMException) or isinstance(
             error.__context__, SIGTERMException
@@ -99,6 +99,15 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     callback = trainer.checkpoint_callback
     score = getattr(callback, "best_model_score", None)
     return float(score) if score is not None else None
+
+
+def _tested_weights(trainer: L.Trainer) -> str | None:
+    """The best checkpoint; the weights as they are when no validation ran to choose one
+    (``trainer.max_steps`` ended training inside the first epoch)."""
+    if getattr(trainer.checkpoint_callback, "best_model_path", ""):
+        return "best"
+    log.warning("No validation ran before training stopped: testing the final weights.")
+    return None
 
 
 # Lightning's console lines that say nothing about this run: an advert, an upstream
@@ -213,7 +222,8 @@ def _build_recorder(cfg: DictConfig, logger: Any) -> RunRecorder | None:
         params,
         tags,
         OmegaConf.to_yaml(cfg, resolve=True),
-        log_model=bool(cfg.get("log_model")),
+        # A model to register must be logged first, whatever log_model says.
+        log_model=bool(cfg.get("log_model")) or bool(cfg.register_model),
         registered_name=str(cfg.registered_model_name) if cfg.register_model else None,
     )
 
