@@ -72,7 +72,9 @@ def main() -> None:
         sys.exit(f"error: no MNIST/raw under {args.data_root}; pass --data-root or set MNIST_ROOT.")
     keras = keras_available() and not args.no_keras
     if args.whole_only:
-        report = "\n".join(["# Benchmarks", "", *render_whole(*measure_whole(args, keras))])
+        stamp = f"Measured {datetime.now():%Y-%m-%d %H:%M} by `scripts/benchmark.py --whole-only`."
+        whole = render_whole(*measure_whole(args, keras))
+        report = "\n".join(["# Benchmarks", "", stamp, *whole])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(report)
         print(report)
