@@ -155,6 +155,8 @@ def run_keras(settings: Settings, workdir: Path) -> TrainResult:
     """The notebook's Keras model and settings: Adam(1e-3), fp32, batch 64, NHWC tensors."""
     import keras
 
+    from benchmarks.keras_notebook import notebook_model
+
     started = time.perf_counter()
     data = _data(settings)
     assert data.train_set is not None and data.test_set is not None
@@ -166,25 +168,7 @@ def run_keras(settings: Settings, workdir: Path) -> TrainResult:
     if settings.limit_batches:
         count = settings.limit_batches * KERAS_BATCH_SIZE
         train_x, train_y = train_x[:count], train_y[:count]
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Conv2D(64, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Conv2D(64, (3, 3), activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(10),
-        ]
-    )
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    model = notebook_model()
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self) -> None:

@@ -40,19 +40,14 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """SeedCNN after one epoch on the full 55,000 training images (about 98% accurate), with
     the batch augmentation: a one-epoch fp32 model without it is erratic on shifted digits."""
     from digit_recognizer.training import train
-    from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, fast_overrides
+    from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, real_mnist_overrides
 
     if not HAS_REAL_MNIST:
         pytest.skip(f"no MNIST copy at {SHARED_DATA}")
     workdir = tmp_path_factory.mktemp("real_model")
     overrides = [
-        *fast_overrides(workdir, SHARED_DATA),
+        *real_mnist_overrides(workdir),
         "data.verify_md5=true",
-        "data.val_size=5000",
-        "data.batch_size=64",
-        "data.eval_batch_size=1000",
-        "logger=none",
-        "data.augment=true",
         "data.robust_size=100",  # its robustness is scored in test_upload_quality, on test digits
     ]
     train(compose_train(overrides))

@@ -112,23 +112,19 @@ def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> No
 
 @pytest.fixture(scope="module")
 def outlier_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """experiment=outlier for one epoch on the 55,000 real training digits, with 2,000
-    non-digits drawn through the user's preprocessing."""
-    from tests.helpers import HAS_REAL_MNIST, SHARED_DATA
+    """experiment=outlier for one epoch on the 55,000 real training digits, with pools of
+    2,000 non-digits and 2,000 re-styled digits drawn through the user's preprocessing."""
+    from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, real_mnist_overrides
 
     if not HAS_REAL_MNIST:
         pytest.skip(f"no MNIST copy at {SHARED_DATA}")
     workdir = tmp_path_factory.mktemp("outlier_model")
     overrides = [
-        *fast_overrides(workdir, SHARED_DATA),
-        "data.val_size=5000",
-        "data.batch_size=64",
-        "data.eval_batch_size=1000",
-        "data.augment=true",
+        *real_mnist_overrides(workdir),
         "data.robust_size=0",
-        "logger=none",
         "experiment=outlier",
         "data.not_digit_pool=2000",
+        "data.style_pool=2000",
     ]
     train(compose_train(overrides))
     folder = workdir / "out" / "checkpoints"
