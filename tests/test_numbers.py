@@ -48,6 +48,28 @@ def test_pieces_stacked_above_one_another_are_one_digit() -> None:
     assert (mark.left, mark.top, mark.right, mark.bottom) == (20, 10, 40, 50)
 
 
+def test_a_long_wave_is_bounded_work_and_no_number_of_many_ones() -> None:
+    from PIL import ImageDraw
+
+    from digit_recognizer.inference import Classifier
+    from digit_recognizer.nets import ProbabilityNet, SeedCNN
+    from digit_recognizer.preprocess import Piece
+    from digit_recognizer.segment import Lattice
+
+    page = Image.new("L", (4000, 250), 255)
+    wave = [(x, 125 + 90 * np.sin(x / 3.0)) for x in range(20, 3980, 2)]
+    ImageDraw.Draw(page).line(wave, fill=0, width=3)
+    started = time.perf_counter()
+    (piece,) = to_mnist_digits(page, "number")
+    assert time.perf_counter() - started < 5 and piece.lattice.cuts <= 8 * 20 + 2
+    # However it is cut, more than 20 digits is no number.
+    model = Classifier(model=ProbabilityNet(SeedCNN()).eval(), source="untrained")
+    many = [Piece([(np.zeros((28, 28), np.uint8), None)], Lattice.one())] * 25
+    (reading,) = read_all(model, [many], min_confidence=0.0)
+    assert reading.number is None and reading.parts == []
+    assert reading.reason == "not a number (it would be 25 digits; at most 20)"
+
+
 def test_a_row_of_digits_keeps_the_pixels_of_each_digit() -> None:
     assert working_size((4000, 3000)) == (256, 192)  # a photo: the longer side is 256
     assert working_size((3000, 4000)) == (192, 256)

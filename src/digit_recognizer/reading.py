@@ -14,6 +14,7 @@ import numpy as np
 
 from digit_recognizer.inference import Classifier
 from digit_recognizer.preprocess import Box, NotADigit, Piece
+from digit_recognizer.segment import MAX_DIGITS
 
 
 def percent(probability: float) -> str:
@@ -112,6 +113,10 @@ def read_all(
             for k in piece.lattice.best_chain(mine.max(axis=1)):
                 pixels, box = piece.crops[k]
                 parts.append(DigitRead(mine[k].tolist(), box, pixels))
+        if len(parts) > MAX_DIGITS:  # a long scribble cut into many "1"s is no number
+            reason = f"not a number (it would be {len(parts)} digits; at most {MAX_DIGITS})"
+            readings.append(Reading([], reason=reason))
+            continue
         readings.append(_judged(Reading(parts, is_number=len(parts) > 1), threshold))
     return readings
 
