@@ -128,6 +128,10 @@ def lattice(mark: Mark, digit_height: float) -> Lattice:
         return Lattice.one((mark.left, mark.top, mark.right, mark.bottom), mark.width / height)
     own = mark.pixels[mark.top : mark.bottom, mark.left : mark.right]
     cuts = [0, *_candidate_cuts(own.sum(axis=0), height), mark.width]
+    # Each column's first and last inked row, so a part's rows are a min and a max.
+    inked = own.any(axis=0)
+    first = np.where(inked, own.argmax(axis=0), own.shape[0])
+    last = np.where(inked, own.shape[0] - 1 - own[::-1].argmax(axis=0), -1)
     parts, spans, widths = [], [], []
     for i, start in enumerate(cuts):
         for j in range(i + 1, len(cuts)):
@@ -135,11 +139,11 @@ def lattice(mark: Mark, digit_height: float) -> Lattice:
             whole = (i, j) == (0, len(cuts) - 1)  # always a candidate: every chain ends
             if not whole and not MIN_PART_WIDTH * height <= width <= MAX_PART_WIDTH * height:
                 continue
-            rows = np.flatnonzero(own[:, start : cuts[j]].any(axis=1))
-            if len(rows) == 0:
+            bottom = int(last[start : cuts[j]].max())
+            if bottom < 0:  # no ink between these cuts
                 continue
-            left, top = mark.left + start, mark.top + int(rows[0])
-            parts.append((left, top, mark.left + cuts[j], mark.top + int(rows[-1]) + 1))
+            top = mark.top + int(first[start : cuts[j]].min())
+            parts.append((mark.left + start, top, mark.left + cuts[j], mark.top + bottom + 1))
             spans.append((i, j))
             widths.append(width / height)
     return Lattice(parts, spans, len(cuts), widths)
