@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, choose_model, path_arguments, report_user_errors
+from _entry import (
+    CONFIG_DIR,
+    checked_options,
+    choose_model,
+    loading_libraries,
+    path_arguments,
+    report_user_errors,
+)
 from omegaconf import DictConfig, OmegaConf
 
 # Options naming files: their values reach the config exactly as typed.
@@ -23,7 +30,9 @@ PATH_KEYS = ("ckpt", "preview_dir")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     from digit_recognizer.errors import UserError
-    from digit_recognizer.prediction import check_preview_dir, expand_inputs, predict_files
+
+    with loading_libraries():
+        from digit_recognizer.prediction import check_preview_dir, expand_inputs, predict_files
 
     checked_options("PredictConfig", cfg)
     images = OmegaConf.to_object(cfg.img) if not isinstance(cfg.img, str) else [cfg.img]

@@ -3,7 +3,7 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, path_arguments, report_user_errors
+from _entry import CONFIG_DIR, loading_libraries, path_arguments, report_user_errors
 from omegaconf import DictConfig
 
 # Options naming files: their values reach the config exactly as typed.
@@ -14,10 +14,12 @@ PATH_KEYS = ("ckpt_path", "data.root")
 @report_user_errors
 def main(cfg: DictConfig) -> float | None:
     # Checked before the training stack is imported: a mistake is answered in seconds.
-    from digit_recognizer.training_config import checked_training_config
+    with loading_libraries():
+        from digit_recognizer.training_config import checked_training_config
 
     checked, start_from = checked_training_config(cfg)
-    from digit_recognizer.training import fit_and_test
+    with loading_libraries():
+        from digit_recognizer.training import fit_and_test
 
     return fit_and_test(checked, start_from)
 
