@@ -89,6 +89,24 @@ def test_hundreds_of_pieces_are_refused_quickly() -> None:
     assert time.perf_counter() - started < 0.3
 
 
+def test_a_strip_of_many_marks_is_refused_quickly_and_lightly() -> None:
+    import tracemalloc
+
+    strip = np.full((256, 8192), 255, np.uint8)
+    for x in range(20, 8000, 40):  # 200 short strokes: as many marks as are worked at all
+        strip[100:160, x : x + 6] = 0
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(NotADigit, match="200 separate marks"):
+        to_mnist_digits(Image.fromarray(strip), "number")
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Each mark's mask covers its own box, not the whole 4096 x 128 working image (that was
+    # 100 MB and most of a second here).
+    assert seconds < 0.5 and peak < 40 * 2**20
+
+
 def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
     # Two rings joined by a thin bridge: one piece of ink, twice as wide as tall.
     mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (28, 31, 50, 56))

@@ -46,7 +46,8 @@ WIDE_PENALTY = 3.0
 @dataclass
 class Mark:
     """One digit's ink: its box in the ink map (left, top, right, bottom; exclusive) and the
-    mask of its own pixels within the whole map."""
+    mask of its own pixels within that box (a mask of the whole map per mark would cost
+    megabytes each on a wide strip of many marks)."""
 
     left: int
     top: int
@@ -63,11 +64,16 @@ class Mark:
         return self.bottom - self.top
 
 
-def _mark(pixels: np.ndarray) -> Mark | None:
-    rows, cols = np.nonzero(pixels)
-    if len(rows) == 0:
-        return None
-    return Mark(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1, pixels)
+def _union(first: Mark, second: Mark) -> Mark:
+    """The two marks' ink as one mark."""
+    left, top = min(first.left, second.left), min(first.top, second.top)
+    right, bottom = max(first.right, second.right), max(first.bottom, second.bottom)
+    pixels = np.zeros((bottom - top, right - left), dtype=bool)
+    for mark in (first, second):
+        pixels[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left] |= (
+            mark.pixels
+        )
+    return Mark(left, top, right, bottom, pixels)
 
 
 def _merge(marks: list[Mark]) -> list[Mark]:
@@ -78,7 +84,7 @@ def _merge(marks: list[Mark]) -> list[Mark]:
             last = merged[-1]
             shared = min(last.right, mark.right) - max(last.left, mark.left)
             if shared >= MERGE_OVERLAP * min(last.width, mark.width):
-                merged[-1] = _mark(last.pixels | mark.pixels)  # type: ignore[assignment]
+                merged[-1] = _union(last, mark)
                 continue
         merged.append(mark)
     return merged
@@ -126,7 +132,7 @@ def lattice(mark: Mark, digit_height: float) -> Lattice:
     height = max(float(mark.height), digit_height)
     if mark.width <= SPLIT_WIDTH * height:
         return Lattice.one((mark.left, mark.top, mark.right, mark.bottom), mark.width / height)
-    own = mark.pixels[mark.top : mark.bottom, mark.left : mark.right]
+    own = mark.pixels
     cuts = [0, *_candidate_cuts(own.sum(axis=0), height), mark.width]
     # Each column's first and last inked row, so a part's rows are a min and a max.
     inked = own.any(axis=0)
@@ -177,7 +183,12 @@ def find_marks(solid: np.ndarray) -> list[Mark] | None:
     kept = np.flatnonzero(sizes >= 0.02 * sizes.max()) + 1  # dust is no piece of a digit
     if len(kept) > MAX_PIECES:
         return None
-    pieces = [m for i in kept if (m := _mark(labels == i)) is not None]
+    boxes = ndimage.find_objects(labels)
+    pieces = [
+        Mark(box[1].start, box[0].start, box[1].stop, box[0].stop, labels[box] == i)
+        for i in kept
+        if (box := boxes[i - 1]) is not None
+    ]
     merged = _merge(pieces)
     tallest = max(mark.height for mark in merged)
     return [mark for mark in merged if mark.height >= MIN_HEIGHT_SHARE * tallest]
@@ -200,10 +211,11 @@ def own_ink(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
     """The ink of one mark alone within its box (its faint edges kept, neighbours left out)."""
     top, bottom = max(mark.top - 2, 0), mark.bottom + 2
     left, right = max(mark.left - 2, 0), mark.right + 2
-    near = ndimage.binary_dilation(mark.pixels[top:bottom, left:right], iterations=2)
-    window = np.where(
-        near & (ink[top:bottom, left:right] > threshold * 0.5), ink[top:bottom, left:right], 0.0
-    )
+    near_ink = ink[top:bottom, left:right]
+    placed = np.zeros(near_ink.shape, dtype=bool)
+    placed[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left] = mark.pixels
+    near = ndimage.binary_dilation(placed, iterations=2)
+    window = np.where(near & (near_ink > threshold * 0.5), near_ink, 0.0)
     return window[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left]
 
 
