@@ -154,13 +154,14 @@ def render_whole(epochs: int, seconds: dict[str, list[float]]) -> list[str]:
         lines.append(f"| {name} | {statistics.median(values):.1f} | {shown} |")
     if "keras" in seconds:
         ratios = [k / p for p, k in zip(seconds["pipeline"], seconds["keras"], strict=True)]
-        shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-        lines += [
-            "",
-            f"- Keras seconds / pipeline seconds: **{statistics.median(ratios):.2f}x** "
-            f"(median of the rounds' ratios: {shown})",
-        ]
+        lines += ["", f"- Keras seconds / pipeline seconds: {_ratios(ratios)}"]
     return [*lines, ""]
+
+
+def _ratios(ratios: list[float]) -> str:
+    """A ratio as the report gives it: the median of the rounds' ratios, then each."""
+    shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return f"**{statistics.median(ratios):.2f}x** (median of the rounds' ratios: {shown})"
 
 
 def measure_inference(checkpoint: Path, data_root: str, tiny: bool) -> dict[str, float]:
@@ -230,12 +231,7 @@ def render(
     lines.append("")
     for other, label in (("plain", "plain PyTorch"), ("keras", "Keras notebook model")):
         if other in runs:
-            ratios = paired_ratios(runs, other)
-            shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-            lines.append(
-                f"- pipeline / {label}: **{statistics.median(ratios):.2f}x** "
-                f"(median of the rounds' ratios: {shown})"
-            )
+            lines.append(f"- pipeline / {label}: {_ratios(paired_ratios(runs, other))}")
     lines += [
         "",
         "## Inference",
