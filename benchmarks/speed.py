@@ -258,15 +258,13 @@ def time_inference(
     }
 
 
-def time_commands(
-    commands: dict[str, Sequence[str]], repeats: int, cwd: Path | None = None
-) -> dict[str, list[float]]:
+def time_commands(commands: dict[str, Sequence[str]], repeats: int) -> dict[str, list[float]]:
     """Wall seconds of each command, from start to exit, run interleaved ``repeats`` times."""
     seconds: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
             start = time.perf_counter()
-            result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+            result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
                 raise RuntimeError(f"{name} failed:\n{result.stderr[-3000:]}")
             seconds[name].append(time.perf_counter() - start)
