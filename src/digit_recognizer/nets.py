@@ -12,17 +12,24 @@ from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES, norma
 
 
 class SeedCNN(nn.Module):
-    """The original notebook's Keras CNN, layer for layer: 93,322 trainable parameters."""
+    """The original notebook's Keras CNN, layer for layer: 93,322 trainable parameters.
+
+    Each ReLU that Keras applies before a max-pool comes after it here: ReLU is monotonic, so
+    ``relu(max(a, b)) == max(relu(a), relu(b))`` and outputs, gradients and trained weights are
+    the same (bit for bit in a test), while the ReLU and its backward touch a quarter of the
+    values. A fp32 channels_last training step on a 2-core CPU: 1.4x faster.
+    """
 
     def __init__(self, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
+        # The state-dict keys (features.0/3/6, classifier.1/3) are those of the Keras order.
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, kernel_size=3),  # 26x26x32
-            nn.ReLU(),
             nn.MaxPool2d(2),  # 13x13x32
-            nn.Conv2d(32, 64, kernel_size=3),  # 11x11x64
             nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=3),  # 11x11x64
             nn.MaxPool2d(2),  # 5x5x64
+            nn.ReLU(),
             nn.Conv2d(64, 64, kernel_size=3),  # 3x3x64
             nn.ReLU(),
         )
