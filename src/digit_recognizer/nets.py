@@ -17,7 +17,7 @@ class SeedCNN(nn.Module):
     Each ReLU that Keras applies before a max-pool comes after it here: ReLU is monotonic, so
     ``relu(max(a, b)) == max(relu(a), relu(b))`` and outputs, gradients and trained weights are
     the same (bit for bit in a test), while the ReLU and its backward touch a quarter of the
-    values. A fp32 channels_last training step on a 2-core CPU: 1.4x faster.
+    values: a training epoch on a 2-core CPU (fp32, channels_last) is 1.15x faster.
     """
 
     def __init__(self, num_classes: int = NUM_CLASSES) -> None:
