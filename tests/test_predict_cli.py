@@ -205,3 +205,26 @@ def test_eval_scores_the_best_run_and_records_it(
         "eval/confusion_matrix.png",
         "eval/mistakes.png",
     }
+
+
+def test_an_iphone_photo_in_a_folder_is_read_like_its_png(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """HEIC, as it comes off an iPhone (upper-case suffix), found in a folder and read."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    folder = tmp_path / "camera roll"
+    folder.mkdir()
+    digits, _ = synthetic_digits(1, seed=5)
+    inked = 255 - np.where(digits[0].numpy() > 100, digits[0].numpy(), 0).astype(np.uint8)
+    photo = Image.fromarray(inked).resize((140, 140)).convert("RGB")
+    photo.save(folder / "IMG_0001.HEIC", "HEIF", quality=95)
+    photo.save(folder / "IMG_0001.png")
+    result = run_script(
+        "predict.py", [str(folder), f"ckpt={tiny_checkpoint}", "format=json"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    records = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(records) == {"IMG_0001.HEIC", "IMG_0001.png"}
+    assert records["IMG_0001.HEIC"]["digit"] == records["IMG_0001.png"]["digit"] is not None

@@ -54,6 +54,23 @@ def test_multipart_upload_is_predicted(client: TestClient) -> None:
     assert preview.size == (28, 28)
 
 
+def test_an_iphone_heic_upload_is_read_like_its_png(client: TestClient) -> None:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()  # to write one; the server reads HEIC by itself
+    photo = Image.open(io.BytesIO(digit_png())).convert("RGB")
+    heic = io.BytesIO()
+    photo.save(heic, "HEIF", quality=95)
+    answers = [
+        client.post("/api/predict", files={"file": (name, data, kind)}).json()
+        for name, data, kind in (
+            ("IMG_0001.HEIC", heic.getvalue(), "image/heic"),
+            ("d.png", digit_png(), "image/png"),
+        )
+    ]
+    assert answers[0]["digit"] == answers[1]["digit"] is not None
+
+
 def test_png_data_url_is_predicted(client: TestClient) -> None:
     url = "data:image/png;base64," + base64.b64encode(digit_png()).decode()
     response = client.post("/api/predict", json={"image": url})

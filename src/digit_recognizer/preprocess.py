@@ -5,6 +5,7 @@ MNIST itself was made: the digit's ink is cropped, scaled so its longer side is 
 the aspect kept, and placed in a 28x28 frame with its centre of mass at the centre.
 """
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ IMAGE_FORMATS: dict[str, tuple[str, ...]] = {
     "WEBP": (".webp",),
     "BMP": (".bmp",),
     "TIFF": (".tif", ".tiff"),
+    # Phone photos: iPhones save HEIC by default (pillow-heif reads it), some phones AVIF.
+    "HEIF": (".heic", ".heif"),
+    "AVIF": (".avif",),
 }
 IMAGE_SUFFIXES = frozenset(suffix for suffixes in IMAGE_FORMATS.values() for suffix in suffixes)
 # Refuse anything larger before decoding it: a phone photo is at most ~50 MP, and decoding
@@ -84,8 +88,17 @@ class NotADigit(ImageRejected):
     an answer ("not a digit"), not a failure."""
 
 
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow HEIC/HEIF (pillow-heif), once, when the first image is opened."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
 def load_image(source: str | Path | bytes) -> Image.Image:
     """Open an image file (or bytes) safely: size checked before decoding, first frame only."""
+    _register_heif()
     name = "upload" if isinstance(source, bytes) else str(source)
     try:
         size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
