@@ -38,6 +38,9 @@ def test_health_and_page(client: TestClient) -> None:
     assert "last.ckpt" in health.json()["model"]
     page = client.get("/")
     assert page.status_code == 200 and '<canvas id="pad"' in page.text
+    # The file picker offers every format the server reads, phones' HEIC and AVIF included.
+    offered = re.search(r'<input id="file" type="file" accept="([^"]+)"', page.text)
+    assert offered and {".heic", ".avif", ".png", "image/*"} <= set(offered.group(1).split(","))
     assert "http" not in page.text.split("<script>")[0].split("<style>")[0]  # no external CDN
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
     assert client.get("/docs").status_code == 200

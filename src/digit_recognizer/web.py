@@ -24,7 +24,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from digit_recognizer.inference import Classifier
-from digit_recognizer.preprocess import ImageRejected, NotADigit, to_mnist_digits
+from digit_recognizer.preprocess import (
+    IMAGE_SUFFIXES,
+    ImageRejected,
+    NotADigit,
+    to_mnist_digits,
+)
 from digit_recognizer.reading import read_all
 
 PAGE = Path(__file__).with_name("static") / "index.html"
@@ -81,7 +86,11 @@ def create_app(
     predict.py (a digit, a number, or "not a digit" with the reason, all 200)."""
     app = FastAPI(title="digit-recognizer", summary="Recognise a handwritten digit.")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
-    page = PAGE.read_text()
+    # The file picker offers what the server reads: image/* alone hides HEIC and AVIF where
+    # the system knows no MIME type for them.
+    page = PAGE.read_text().replace(
+        "__IMAGE_TYPES__", ",".join(["image/*", *sorted(IMAGE_SUFFIXES)])
+    )
     workers = anyio.CapacityLimiter(threads)
     # base64 in JSON is 4/3 of the file, plus the form or JSON around it.
     body_limit = max_upload_bytes * 4 // 3 + 64 * 1024
