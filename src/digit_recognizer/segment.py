@@ -63,6 +63,10 @@ class Mark:
     def height(self) -> int:
         return self.bottom - self.top
 
+    def box_within(self, left: int, top: int) -> tuple[slice, slice]:
+        """This mark's box as slices of a window of the ink map whose corner is (left, top)."""
+        return slice(self.top - top, self.bottom - top), slice(self.left - left, self.right - left)
+
 
 def _union(first: Mark, second: Mark) -> Mark:
     """The two marks' ink as one mark."""
@@ -70,9 +74,7 @@ def _union(first: Mark, second: Mark) -> Mark:
     right, bottom = max(first.right, second.right), max(first.bottom, second.bottom)
     pixels = np.zeros((bottom - top, right - left), dtype=bool)
     for mark in (first, second):
-        pixels[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left] |= (
-            mark.pixels
-        )
+        pixels[mark.box_within(left, top)] |= mark.pixels
     return Mark(left, top, right, bottom, pixels)
 
 
@@ -213,10 +215,10 @@ def own_ink(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
     left, right = max(mark.left - 2, 0), mark.right + 2
     near_ink = ink[top:bottom, left:right]
     placed = np.zeros(near_ink.shape, dtype=bool)
-    placed[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left] = mark.pixels
+    placed[mark.box_within(left, top)] = mark.pixels
     near = ndimage.binary_dilation(placed, iterations=2)
     window = np.where(near & (near_ink > threshold * 0.5), near_ink, 0.0)
-    return window[mark.top - top : mark.bottom - top, mark.left - left : mark.right - left]
+    return window[mark.box_within(left, top)]
 
 
 def crop(piece_ink: np.ndarray, mark: Mark, part: tuple[int, int, int, int]) -> np.ndarray:
