@@ -53,3 +53,11 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train(compose_train(overrides))
     folder = workdir / "out" / "checkpoints"
     return next(path for path in folder.glob("*.ckpt") if path.name != "last.ckpt")  # the best
+
+
+@pytest.fixture
+def heif_writer() -> None:
+    """Lets a test write HEIC files; reading registers the format by itself (preprocess.py)."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()

@@ -208,12 +208,9 @@ def test_eval_scores_the_best_run_and_records_it(
 
 
 def test_an_iphone_photo_in_a_folder_is_read_like_its_png(
-    tiny_checkpoint: Path, tmp_path: Path
+    tiny_checkpoint: Path, tmp_path: Path, heif_writer: None
 ) -> None:
     """HEIC, as it comes off an iPhone (upper-case suffix), found in a folder and read."""
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
     folder = tmp_path / "camera roll"
     folder.mkdir()
     digits, _ = synthetic_digits(1, seed=5)

@@ -100,13 +100,6 @@ def test_exif_orientation_is_respected(fmt: str) -> None:
     assert similarity(frame, REFERENCE) > 0.9
 
 
-@pytest.fixture
-def heif_writer() -> None:
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()  # lets the test write HEIC; reading registers it by itself
-
-
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
 def test_phone_photo_formats_are_read(fmt: str, heif_writer: None) -> None:
     photo = Image.fromarray(stroke_digit()).convert("RGB")

@@ -57,10 +57,7 @@ def test_multipart_upload_is_predicted(client: TestClient) -> None:
     assert preview.size == (28, 28)
 
 
-def test_an_iphone_heic_upload_is_read_like_its_png(client: TestClient) -> None:
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()  # to write one; the server reads HEIC by itself
+def test_an_iphone_heic_upload_is_read_like_its_png(client: TestClient, heif_writer: None) -> None:
     photo = Image.open(io.BytesIO(digit_png())).convert("RGB")
     heic = io.BytesIO()
     photo.save(heic, "HEIF", quality=95)
