@@ -27,6 +27,7 @@ def test_trained_checkpoint_predicts_probabilities(tiny_checkpoint: Path) -> Non
     probabilities = classifier.predict(np.zeros((5, 28, 28), dtype=np.uint8))
     assert probabilities.shape == (5, 10)
     assert torch.allclose(probabilities.sum(dim=1), torch.ones(5), atol=1e-5)
+    assert not classifier.knows_not_a_digit  # ten outputs: no "not a digit"
 
 
 def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:

@@ -95,19 +95,19 @@ def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> No
     )
     classifier = load_classifier(best)
     linear = [m for m in classifier.model.net.modules() if isinstance(m, torch.nn.Linear)]
-    assert linear[-1].out_features == 11
+    assert linear[-1].out_features == 11 and classifier.knows_not_a_digit
     probabilities = classifier.predict(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
     assert probabilities.shape == (3, 10) and (probabilities.sum(dim=1) <= 1.0001).all()
     assert 0.0 < classifier.min_confidence < 1.0
-    # The data module swaps the batch's last share for non-digits labelled 10.
+    # The data module swaps a share of the batch for non-digits labelled 10.
     module = data.MNISTDataModule(
         root=str(tiny_mnist), val_size=100, verify_md5=False, not_digit_share=0.25, not_digit_pool=8
     )
     module.setup("fit")
     images, labels = module.train_set.images[:8], module.train_set.labels[:8]
-    mixed, mixed_labels = module._mix_negatives(images, labels)
-    assert (mixed_labels[-2:] == NOT_DIGIT).all() and torch.equal(mixed_labels[:6], labels[:6])
-    assert torch.equal(mixed[:6], images[:6])
+    mixed, mixed_labels = module._mixed(images, labels)
+    assert (mixed_labels[:2] == NOT_DIGIT).all() and torch.equal(mixed_labels[2:], labels[2:])
+    assert torch.equal(mixed[2:], images[2:])
 
 
 @pytest.fixture(scope="module")

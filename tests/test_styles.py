@@ -82,7 +82,7 @@ def test_style_augmentation_swaps_a_share_of_each_batch_for_styled_digits(
     pool = module.styled_train
     assert pool is not None and len(pool) == 40 and list(tmp_path.glob("pool-*.npz"))
     images, labels = module.train_set.images[:10], module.train_set.labels[:10]
-    mixed, mixed_labels = module._mix_styled(images, labels)
+    mixed, mixed_labels = module._mixed(images, labels)
     for image, label in zip(mixed[:5], mixed_labels[:5], strict=True):
         match = (pool.images == image).flatten(1).all(dim=1)
         assert match.any() and label in pool.labels[match]  # a styled digit with its own label

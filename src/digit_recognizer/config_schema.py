@@ -73,6 +73,8 @@ class DataConfig(Section):
     style_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
     not_digit_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     not_digit_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    cut_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    cut_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
 
 
 class OptimizerConfig(Section):
@@ -220,11 +222,12 @@ def check_train_config(cfg: DictConfig) -> None:
             f"model.net.num_classes={classes!r}: a digit recognizer has 10 outputs, or 11 with "
             "'not a digit'."
         )
-    if container["data"].get("not_digit_share", 0) > 0 and classes != 11:
-        raise UserError(
-            "data.not_digit_share needs an 11th output for 'not a digit': add "
-            "model.net.num_classes=11 (or use experiment=outlier)."
-        )
+    for key in ("not_digit_share", "cut_share"):
+        if container["data"].get(key, 0) > 0 and classes != 11:
+            raise UserError(
+                f"data.{key} needs an 11th output for 'not a digit': add "
+                "model.net.num_classes=11 (or use experiment=outlier)."
+            )
 
 
 def check_options(schema: type[BaseModel], cfg: DictConfig) -> None:

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from digit_recognizer.errors import UserError
 from digit_recognizer.mnist_files import ensure_files, load_split
 from digit_recognizer.negatives import NOT_DIGIT, training_negatives
+from digit_recognizer.rows import cut_parts
 from digit_recognizer.styles import STYLES, robustness_set, training_pool
 
 # Styled validation digits, rendered once per split and machine (the data folder may be
@@ -64,20 +65,21 @@ def random_affine(
 def _swap_in(
     images: torch.Tensor,
     labels: torch.Tensor,
-    pool: InMemoryDigits,
-    share: float,
-    at_end: bool,
+    pools: list[tuple[InMemoryDigits, float]],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A copy of the batch with ``share`` of it (its first or last images) replaced by random
-    images of ``pool``, with their labels."""
-    count = round(share * len(labels))
-    if count == 0:
-        return images, labels
-    pick = torch.randint(len(pool), (count,), device=pool.labels.device)
-    where = slice(len(labels) - count, None) if at_end else slice(0, count)
+    """A copy of the batch with, for each (pool, share), the next ``share`` of it replaced by
+    random images of that pool, with their labels (the pools take turns from the front)."""
     images, labels = images.clone(), labels.clone()
-    images[where] = pool.images[pick].to(images.device, images.dtype)
-    labels[where] = pool.labels[pick].to(labels.device)
+    start = 0
+    for pool, share in pools:
+        count = min(round(share * len(labels)), len(labels) - start)
+        if count <= 0 or len(pool) == 0:
+            continue
+        pick = torch.randint(len(pool), (count,), device=pool.labels.device)
+        where = slice(start, start + count)
+        images[where] = pool.images[pick].to(images.device, images.dtype)
+        labels[where] = pool.labels[pick].to(labels.device)
+        start += count
     return images, labels
 
 
@@ -112,6 +114,8 @@ class MNISTDataModule(L.LightningDataModule):
         style_pool: int = 20000,
         not_digit_share: float = 0.0,
         not_digit_pool: int = 10000,
+        cut_share: float = 0.0,
+        cut_pool: int = 20000,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -162,6 +166,16 @@ class MNISTDataModule(L.LightningDataModule):
         self.not_digit_share = not_digit_share
         self.not_digit_pool = not_digit_pool
         self.negatives: InMemoryDigits | None = None
+        bad_cuts = not 0.0 <= cut_share < 1.0 or not isinstance(cut_pool, int) or cut_pool < 1
+        if bad_cuts or not_digit_share + style_share + cut_share > 1.0:
+            raise UserError(
+                f"data.cut_share must be from 0 to below 1, data.cut_pool a positive integer, "
+                f"and style_share + not_digit_share + cut_share at most 1; got {cut_share!r}, "
+                f"{cut_pool!r} and a sum of {not_digit_share + style_share + cut_share!r}."
+            )
+        self.cut_share = cut_share
+        self.cut_pool = cut_pool
+        self.cuts: InMemoryDigits | None = None
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
         self.test_set: InMemoryDigits | None = None
@@ -202,6 +216,17 @@ class MNISTDataModule(L.LightningDataModule):
                 self.negatives = InMemoryDigits(
                     torch.from_numpy(pool).unsqueeze(1), torch.full((len(pool),), NOT_DIGIT)
                 )
+            if self.cut_share > 0:
+                parts, classes = cut_parts(
+                    self.train_set.images.numpy(),
+                    self.train_set.labels.numpy(),
+                    self.cut_pool,
+                    self.split_seed,
+                    STYLED_CACHE,
+                )
+                self.cuts = InMemoryDigits(
+                    torch.from_numpy(parts).unsqueeze(1), torch.from_numpy(classes)
+                )
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = InMemoryDigits(*load_split(raw_dir, "test", self.verify_md5))
         self._move_to_accelerator()
@@ -238,6 +263,7 @@ class MNISTDataModule(L.LightningDataModule):
             self.test_set,
             self.styled_train,
             self.negatives,
+            self.cuts,
         ):
             if dataset is not None and dataset.images.device != device:
                 dataset.images, dataset.labels = (
@@ -248,33 +274,29 @@ class MNISTDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # Augment training batches only, already on the device, as one batched operation.
         # (Lightning also hands the model summary's example input through here: a bare tensor.)
-        changes = self.augment or self.styled_train is not None or self.negatives is not None
-        if not changes or self.trainer is None or not self.trainer.training:
+        training = self.trainer is not None and self.trainer.training
+        if not training or not isinstance(batch, list | tuple) or len(batch) != 2:
             return batch
-        if not isinstance(batch, list | tuple) or len(batch) != 2:
-            return batch
-        images, labels = batch
-        if self.styled_train is not None:
-            images, labels = self._mix_styled(images, labels)
-        if self.negatives is not None:
-            images, labels = self._mix_negatives(images, labels)
+        images, labels = self._mixed(*batch)
         if self.augment:
             images = random_affine(images, **self.augment_args)
         return images, labels
 
-    def _mix_negatives(
+    def _mixed(
         self, images: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch with its last ``not_digit_share`` swapped for non-digits (class 10)."""
-        assert self.negatives is not None
-        return _swap_in(images, labels, self.negatives, self.not_digit_share, at_end=True)
-
-    def _mix_styled(
-        self, images: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch with ``style_share`` of it swapped for random styled training digits."""
-        assert self.styled_train is not None
-        return _swap_in(images, labels, self.styled_train, self.style_share, at_end=False)
+        """The batch with its shares swapped, from the front: styled training digits, cut
+        parts, non-digits (each with its own label)."""
+        pools = [
+            (pool, share)
+            for pool, share in (
+                (self.styled_train, self.style_share),
+                (self.cuts, self.cut_share),
+                (self.negatives, self.not_digit_share),
+            )
+            if pool is not None
+        ]
+        return _swap_in(images, labels, pools) if pools else (images, labels)
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup('fit') first"

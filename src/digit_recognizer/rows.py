@@ -1,0 +1,181 @@
+"""Rows of handwritten digits made from MNIST digits, and the parts a reader cuts them into.
+
+``compose_row`` puts digits side by side as a person writes a number (each its own height and
+baseline, with gaps, or overlapping so that neighbours touch); ``photograph`` puts the row on
+paper. ``benchmarks/read_numbers.py`` measures the reader on such rows of MNIST *test* digits.
+
+``cut_parts`` teaches a model what the reader needs to know: rows of *training* digits are
+segmented exactly as a user's image is (``preprocess.to_mnist_digits``), and every candidate
+part the segmentation offers is labelled by the digits whose ink it holds: one digit whole
+and nearly alone is that digit; a piece of a digit, or two digits run together, is "not a
+digit" (class 10). A model trained only on whole digits reads "17" run together as a
+confident 7 and the left half of a 0 as a confident 1, so the reader could not tell a good
+cut from a bad one.
+"""
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from digit_recognizer.negatives import NOT_DIGIT
+from digit_recognizer.preprocess import ImageRejected, to_mnist_digits
+from digit_recognizer.styles import read_cache, write_cache
+from digit_recognizer.synthetic_uploads import encode_as_photo
+
+INK = 0.3  # coverage above which a pixel is a digit's ink
+# A part is digit d when it holds at least WHOLE of d's ink and other digits' ink of at most
+# ALONE times d's; it is no digit when it holds under PIECE of every digit, or other ink over
+# CROWDED times the main digit's. Parts in between teach nothing sure and are left out.
+WHOLE, ALONE = 0.9, 0.15
+PIECE, CROWDED = 0.6, 0.5
+
+
+def compose_row(
+    digits: np.ndarray,
+    rng: np.random.Generator,
+    touching: bool,
+    scale: float = 3.0,
+    overlap: tuple[int, int] = (2, 9),
+    gap: tuple[int, int] = (4, 30),
+    lift: int = 30,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Digits (n, 28, 28), bright on black, side by side at ``scale`` times their size, each
+    scaled to 80-120% of that height and lifted 0 to ``lift`` px off the top margin; neighbours
+    ``overlap`` px into one another when ``touching``, else ``gap`` px apart (ranges, upper
+    bound excluded). Returns the ink coverage in [0, 1], which digit (1..n; 0: none) owns each
+    pixel of ink, and whether some neighbours' ink ended up connected."""
+    pieces = []
+    for digit in digits:
+        cols = np.flatnonzero(digit.max(axis=0) > 30)
+        crop = digit[:, cols.min() : cols.max() + 1] if len(cols) else digit
+        height = int(28 * scale * rng.uniform(0.8, 1.2))
+        width = max(1, round(crop.shape[1] * height / 28))
+        pieces.append(
+            np.asarray(Image.fromarray(crop).resize((width, height), Image.BICUBIC)) / 255.0
+        )
+    top_margin = 20
+    height = max(p.shape[0] for p in pieces) + 2 * top_margin + lift
+    width = sum(p.shape[1] for p in pieces) + 40 * len(pieces) + 40
+    row = np.zeros((height, width), np.float32)
+    owner = np.zeros((height, width), np.int32)
+    x = 20
+    for index, piece in enumerate(pieces):
+        y = top_margin + int(rng.integers(0, lift))
+        region = row[y : y + piece.shape[0], x : x + piece.shape[1]]
+        np.maximum(region, piece, out=region)
+        owner[y : y + piece.shape[0], x : x + piece.shape[1]][piece > INK] = index + 1
+        step = -int(rng.integers(*overlap)) if touching else int(rng.integers(*gap))
+        x += piece.shape[1] + step
+    row, owner = row[:, : x + 40], owner[:, : x + 40]
+    _, count = ndimage.label(row > INK, structure=np.ones((3, 3)))
+    return row, owner, count < len(digits)
+
+
+def photograph(coverage: np.ndarray, rng: np.random.Generator) -> bytes:
+    """Ink coverage as a photo of paper: uneven light, sensor noise, PNG or JPEG."""
+    paper, pen = rng.uniform(190, 250), rng.uniform(0, 70)
+    width = coverage.shape[1]
+    grey = paper + np.linspace(0, rng.uniform(-20, 20), width)[None, :] - (paper - pen) * coverage
+    grey += rng.normal(0, rng.uniform(0, 8), size=grey.shape)
+    return encode_as_photo(Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), rng)
+
+
+def label_part(owner: np.ndarray, totals: np.ndarray, box: tuple[int, int, int, int]) -> int | None:
+    """What a part whose box (left, top, width, height) covers ``owner`` shows: a digit's
+    position in the row (0-based), ``NOT_DIGIT`` for a piece or a crowd, None when unsure."""
+    left, top, width, height = box
+    counts = np.bincount(
+        owner[top : top + height, left : left + width].ravel(), minlength=len(totals)
+    )
+    counts[0] = 0
+    main = int(counts.argmax())
+    if counts[main] == 0:
+        return None
+    share = counts[main] / totals[main]
+    others = (counts.sum() - counts[main]) / counts[main]
+    if share >= WHOLE and others <= ALONE:
+        return main - 1
+    if share < PIECE or others > CROWDED:
+        return NOT_DIGIT
+    return None
+
+
+def _row_parts(
+    digits: np.ndarray, labels: np.ndarray, seed: int, index: int
+) -> list[tuple[np.ndarray, int]]:
+    """The labelled candidate parts of one random row of ``digits``, written more loosely
+    than the benchmark's rows (other scales, overlaps, gaps and lifts) so that a model learns
+    cuts, not one way of composing numbers."""
+    rng = np.random.default_rng([seed, index, 13])
+    chosen = rng.choice(len(labels), size=int(rng.integers(2, 7)), replace=False)
+    scale = float(rng.uniform(2.0, 4.0))
+    coverage, owner, _ = compose_row(
+        digits[chosen],
+        rng,
+        touching=rng.random() < 0.6,
+        scale=scale,
+        overlap=(1, max(2, round(4 * scale))),
+        gap=(2, max(3, round(12 * scale))),
+        lift=max(1, round(12 * scale)),
+    )
+    try:
+        pieces = to_mnist_digits(photograph(coverage, rng), "number")
+    except ImageRejected:
+        return []
+    totals = np.bincount(owner.ravel(), minlength=len(chosen) + 1)
+    found = []
+    for piece in pieces:
+        for pixels, box in piece.crops:
+            where = label_part(owner, totals, box) if box is not None else None
+            if where is not None:
+                found.append(
+                    (pixels, NOT_DIGIT if where == NOT_DIGIT else int(labels[chosen[where]]))
+                )
+    return found
+
+
+def cut_parts(
+    digits: np.ndarray,
+    labels: np.ndarray,
+    count: int,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` candidate parts cut from rows of ``digits`` (training digits, (n, 28, 28)
+    uint8) by the reader's own segmentation, as the model sees them: (n, 28, 28) uint8 and
+    their classes (0-9, or 10 for a piece of a digit or digits run together). At most half
+    are digits, so what a bad cut looks like is learnt as often as a good one; fewer than
+    ``count`` only if ``count`` rows (about five times as many as MNIST digits need) do not
+    yield them. Cached."""
+    digits = np.ascontiguousarray(np.asarray(digits, dtype=np.uint8).reshape(-1, 28, 28))
+    labels = np.asarray(labels, dtype=np.int64)
+    key = hashlib.sha256(digits.tobytes())
+    key.update(f"cut parts,{count},{seed}".encode())
+    for module in ("rows", "segment", "preprocess"):
+        key.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    cache = cache_dir / f"cuts-{key.hexdigest()[:16]}.npz" if cache_dir else None
+    if (stored := read_cache(cache, ["images", "labels"])) and len(stored["images"]) == count:
+        return stored["images"], stored["labels"]
+    wanted = {"digit": count - count // 2, "not": count // 2}
+    found: dict[str, list[tuple[np.ndarray, int]]] = {"digit": [], "not": []}
+    next_row, batch = 0, 64
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        while any(len(found[kind]) < wanted[kind] for kind in wanted) and next_row < count:
+            rows = range(next_row, next_row + batch)
+            next_row += batch
+            for parts in pool.map(lambda i: _row_parts(digits, labels, seed, i), rows):
+                for part in parts:
+                    kind = "not" if part[1] == NOT_DIGIT else "digit"
+                    if len(found[kind]) < wanted[kind]:
+                        found[kind].append(part)
+    chosen = found["digit"] + found["not"]
+    images = np.stack([pixels for pixels, _ in chosen]) if chosen else np.zeros((0, 28, 28))
+    result = images.astype(np.uint8), np.array([label for _, label in chosen], dtype=np.int64)
+    if cache is not None:
+        write_cache(cache, {"images": result[0], "labels": result[1]})
+    return result
