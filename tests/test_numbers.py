@@ -128,6 +128,23 @@ def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
     assert ways.best_chain(confidences) == [whole]
 
 
+def test_a_narrow_piece_is_cut_only_for_a_model_that_can_refuse_a_piece() -> None:
+    # A "1" touching a "7": one piece of ink, narrower (0.7 of its height) than many digits.
+    mask = _mask((10, 50, 20, 26), (10, 14, 26, 48), (14, 50, 40, 46))
+    (mark,) = find_marks(mask)
+    ways = lattice(mark, digit_height([mark]))
+    whole = ways.spans.index((0, ways.cuts - 1))
+    assert len(ways.parts) > 1  # narrow pieces are offered as parts too
+    # The cut falls in the thin stretch of the 7's bar, between the two strokes.
+    one = {k for k, (left, _, right, _) in enumerate(ways.parts) if left == 20 and right <= 40}
+    seven = {k for k, (left, _, right, _) in enumerate(ways.parts) if left >= 26 and right == 48}
+    assert one and seven
+    confidences = [0.99 if k in one | seven else 0.2 for k in range(len(ways.parts))]
+    assert len(ways.best_chain(confidences)) == 2
+    # A model without "not a digit" is as sure of half a 0: it reads such a piece whole.
+    assert ways.best_chain(confidences, model_refuses=False) == [whole]
+
+
 def _sure_digits(checkpoint: Path, wanted: list[int]) -> list[np.ndarray]:
     """MNIST test digits (as 28x28 arrays) that the model reads surely, one per wanted digit."""
     from digit_recognizer.inference import load_classifier

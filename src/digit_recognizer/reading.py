@@ -110,7 +110,7 @@ def read_all(
         for piece in item:
             mine = probabilities[next_crop : next_crop + len(piece.crops)]  # type: ignore[index]
             next_crop += len(piece.crops)
-            for k in piece.lattice.best_chain(mine.max(axis=1)):
+            for k in piece.lattice.best_chain(mine.max(axis=1), classifier.knows_not_a_digit):
                 pixels, box = piece.crops[k]
                 parts.append(DigitRead(mine[k].tolist(), box, pixels))
         if len(parts) > MAX_DIGITS:  # a long scribble cut into many "1"s is no number

@@ -27,13 +27,18 @@ MAX_DIGITS = 20
 # More separate pieces of ink than this is noise or a page of text, not a number: refused
 # before any work per piece.
 MAX_PIECES = 10 * MAX_DIGITS
-# Widths, as shares of the row's digit height. A piece at most SPLIT_WIDTH wide (an MNIST
-# digit's median width) is one digit; a wider one may be cut into parts from MIN_PART_WIDTH
-# to MAX_PART_WIDTH wide, at columns where the ink is the thinnest within CUT_SPACING.
-SPLIT_WIDTH = 0.8
-MIN_PART_WIDTH = 0.15
+# Widths, as shares of the row's digit height. A piece at most SPLIT_WIDTH wide (a 1) is one
+# digit; a wider one may be cut into parts from MIN_PART_WIDTH to MAX_PART_WIDTH wide, at
+# every column where the ink is the thinnest within CUT_SPACING (about a pixel): a 1 touching
+# a 7 is narrower than many single digits, and touching digits often meet where a coarser
+# search for thin columns finds none. For a model without "not a digit", which is as sure of
+# half a 0 as of a 1, a piece up to SPLIT_WIDTH_NAIVE (an MNIST digit's median width) stays
+# whole.
+SPLIT_WIDTH = 0.3
+SPLIT_WIDTH_NAIVE = 0.8
+MIN_PART_WIDTH = 0.1
 MAX_PART_WIDTH = 1.3
-CUT_SPACING = 0.06
+CUT_SPACING = 0.015
 MAX_CUTS = 8 * MAX_DIGITS
 # A reading's score is the sum over its parts of log(the model's confidence) minus
 # WIDE_PENALTY x (width - TYPICAL_WIDTH)^2 for parts wider than TYPICAL_WIDTH (95% of MNIST
@@ -108,9 +113,16 @@ class Lattice:
         """A single part, read whole."""
         return cls([part], [(0, 1)], 2, [width])
 
-    def best_chain(self, confidences: np.ndarray | list[float]) -> list[int]:
+    def best_chain(
+        self, confidences: np.ndarray | list[float], model_refuses: bool = True
+    ) -> list[int]:
         """The parts (indices, left to right) covering the piece whose reading scores best,
-        given the model's confidence in each part."""
+        given the model's confidence in each part. A model that cannot answer "not a digit"
+        (``model_refuses`` false) is as sure of a piece of a digit as of a digit, so a piece
+        of ink at most ``SPLIT_WIDTH_NAIVE`` wide stays whole for it."""
+        whole = self.spans.index((0, self.cuts - 1))
+        if not model_refuses and self.widths[whole] <= SPLIT_WIDTH_NAIVE:
+            return [whole]
         logs = np.log(np.clip(np.asarray(confidences, dtype=np.float64), 1e-9, 1.0))
         beyond = np.maximum(np.asarray(self.widths) - TYPICAL_WIDTH, 0.0)
         scores = logs - WIDE_PENALTY * beyond**2
