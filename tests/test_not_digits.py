@@ -88,6 +88,7 @@ def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> No
         "logger=none",
         "experiment=outlier",
         "data.not_digit_pool=40",
+        "data.cut_pool=40",
     ]
     train(compose_train(overrides))
     best = next(
@@ -113,7 +114,8 @@ def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> No
 @pytest.fixture(scope="module")
 def outlier_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """experiment=outlier for one epoch on the 55,000 real training digits, with pools of
-    2,000 non-digits and 2,000 re-styled digits drawn through the user's preprocessing."""
+    2,000 non-digits, 2,000 re-styled digits and 2,000 cut parts drawn through the user's
+    preprocessing."""
     from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, real_mnist_overrides
 
     if not HAS_REAL_MNIST:
@@ -125,6 +127,7 @@ def outlier_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "experiment=outlier",
         "data.not_digit_pool=2000",
         "data.style_pool=2000",
+        "data.cut_pool=2000",
     ]
     train(compose_train(overrides))
     folder = workdir / "out" / "checkpoints"

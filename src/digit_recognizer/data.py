@@ -171,7 +171,7 @@ class MNISTDataModule(L.LightningDataModule):
             raise UserError(
                 f"data.cut_share must be from 0 to below 1, data.cut_pool a positive integer, "
                 f"and style_share + not_digit_share + cut_share at most 1; got {cut_share!r}, "
-                f"{cut_pool!r} and a sum of {not_digit_share + style_share + cut_share!r}."
+                f"{cut_pool!r} and a sum of {round(not_digit_share + style_share + cut_share, 6)}."
             )
         self.cut_share = cut_share
         self.cut_pool = cut_pool

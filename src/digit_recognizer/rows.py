@@ -150,7 +150,7 @@ def cut_parts(
     uint8) by the reader's own segmentation, as the model sees them: (n, 28, 28) uint8 and
     their classes (0-9, or 10 for a piece of a digit or digits run together). At most half
     are digits, so what a bad cut looks like is learnt as often as a good one; fewer than
-    ``count`` only if ``count`` rows (about five times as many as MNIST digits need) do not
+    ``count`` only if ``count / 2`` rows (about twice as many as MNIST digits need) do not
     yield them. Cached."""
     digits = np.ascontiguousarray(np.asarray(digits, dtype=np.uint8).reshape(-1, 28, 28))
     labels = np.asarray(labels, dtype=np.int64)
@@ -164,8 +164,9 @@ def cut_parts(
     wanted = {"digit": count - count // 2, "not": count // 2}
     found: dict[str, list[tuple[np.ndarray, int]]] = {"digit": [], "not": []}
     next_row, batch = 0, 64
+    most_rows = max(batch, count // 2)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        while any(len(found[kind]) < wanted[kind] for kind in wanted) and next_row < count:
+        while any(len(found[kind]) < wanted[kind] for kind in wanted) and next_row < most_rows:
             rows = range(next_row, next_row + batch)
             next_row += batch
             for parts in pool.map(lambda i: _row_parts(digits, labels, seed, i), rows):
