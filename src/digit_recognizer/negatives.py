@@ -131,10 +131,16 @@ def on_paper(ink: Image.Image, rng: np.random.Generator) -> np.ndarray:
     left = int(rng.integers(0, width - ink.width + 1))
     top = int(rng.integers(0, height - ink.height + 1))
     sheet[top : top + ink.height, left : left + ink.width] = np.asarray(ink, np.float32) / 255
+    return np.clip(lit_paper(sheet, rng) / 255.0, 0.0, 1.0).astype(np.float32)
+
+
+def lit_paper(coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ink coverage in [0, 1] as grey levels (0-255, unclipped) of light paper and a dark pen,
+    lit unevenly from one side, with sensor noise."""
     paper, pen = rng.uniform(190, 250), rng.uniform(0, 70)
-    grey = paper + np.linspace(0, rng.uniform(-20, 20), width)[None, :] - (paper - pen) * sheet
-    grey += rng.normal(0, rng.uniform(0, 8), size=grey.shape)
-    return np.clip(grey / 255.0, 0.0, 1.0).astype(np.float32)
+    shade = np.linspace(0, rng.uniform(-20, 20), coverage.shape[1])
+    grey = paper + shade[None, :] - (paper - pen) * coverage
+    return grey + rng.normal(0, rng.uniform(0, 8), size=grey.shape)
 
 
 def training_negatives(count: int, seed: int = 0, cache_dir: Path | None = None) -> np.ndarray:

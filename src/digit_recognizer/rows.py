@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digit_recognizer.negatives import NOT_DIGIT
+from digit_recognizer.negatives import NOT_DIGIT, lit_paper
 from digit_recognizer.preprocess import ImageRejected, to_mnist_digits
 from digit_recognizer.styles import read_cache, write_cache
 from digit_recognizer.synthetic_uploads import encode_as_photo
@@ -78,10 +78,7 @@ def compose_row(
 
 def photograph(coverage: np.ndarray, rng: np.random.Generator) -> bytes:
     """Ink coverage as a photo of paper: uneven light, sensor noise, PNG or JPEG."""
-    paper, pen = rng.uniform(190, 250), rng.uniform(0, 70)
-    width = coverage.shape[1]
-    grey = paper + np.linspace(0, rng.uniform(-20, 20), width)[None, :] - (paper - pen) * coverage
-    grey += rng.normal(0, rng.uniform(0, 8), size=grey.shape)
+    grey = lit_paper(coverage, rng)
     return encode_as_photo(Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), rng)
 
 
