@@ -298,3 +298,19 @@ def png_bomb(side: int = 60_000) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
     )
+
+
+def assert_swapped_in(
+    pool: Any,
+    mixed: tuple[torch.Tensor, torch.Tensor],
+    batch: tuple[torch.Tensor, torch.Tensor],
+    count: int,
+) -> None:
+    """The first ``count`` images of a ``mixed`` batch are images of ``pool`` with their own
+    labels; the rest of ``batch`` is unchanged."""
+    (images, labels), (original, original_labels) = mixed, batch
+    for image, label in zip(images[:count], labels[:count], strict=True):
+        match = (pool.images == image).flatten(1).all(dim=1)
+        assert match.any() and label in pool.labels[match]
+    assert torch.equal(images[count:], original[count:])
+    assert torch.equal(labels[count:], original_labels[count:])

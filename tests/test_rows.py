@@ -4,12 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from digit_recognizer.mnist_files import find_raw_dir, load_split
 from digit_recognizer.negatives import NOT_DIGIT
 from digit_recognizer.rows import compose_row, cut_parts, label_part
-from tests.helpers import HAS_REAL_MNIST, SHARED_DATA
+from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, assert_swapped_in
 
 
 def _bar_digits(count: int) -> np.ndarray:
@@ -72,10 +71,6 @@ def test_the_data_module_swaps_a_share_of_each_batch_for_cut_parts(
     pool = module.cuts
     assert pool is not None and 0 < len(pool) <= 40 and list(tmp_path.glob("cuts-*.npz"))
     images, labels = module.train_set.images[:8], module.train_set.labels[:8]
-    mixed, mixed_labels = module._mixed(images, labels)
-    for image, label in zip(mixed[:2], mixed_labels[:2], strict=True):
-        match = (pool.images == image).flatten(1).all(dim=1)
-        assert match.any() and label in pool.labels[match]
-    assert torch.equal(mixed[2:], images[2:]) and torch.equal(mixed_labels[2:], labels[2:])
+    assert_swapped_in(pool, module._mixed(images, labels), (images, labels), 2)
     with pytest.raises(data.UserError, match="cut_share"):
         data.MNISTDataModule(cut_share=0.5, style_share=0.4, not_digit_share=0.2)

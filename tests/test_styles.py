@@ -5,12 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from digit_recognizer import styles
 from digit_recognizer.preprocess import center_in_frame, isolate_digit
 from digit_recognizer.styles import STYLES, restyle_many, robustness_set
-from tests.helpers import runs_of, synthetic_digits
+from tests.helpers import assert_swapped_in, runs_of, synthetic_digits
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +81,6 @@ def test_style_augmentation_swaps_a_share_of_each_batch_for_styled_digits(
     pool = module.styled_train
     assert pool is not None and len(pool) == 40 and list(tmp_path.glob("pool-*.npz"))
     images, labels = module.train_set.images[:10], module.train_set.labels[:10]
-    mixed, mixed_labels = module._mixed(images, labels)
-    for image, label in zip(mixed[:5], mixed_labels[:5], strict=True):
-        match = (pool.images == image).flatten(1).all(dim=1)
-        assert match.any() and label in pool.labels[match]  # a styled digit with its own label
-    assert torch.equal(mixed[5:], images[5:]) and torch.equal(mixed_labels[5:], labels[5:])
+    assert_swapped_in(pool, module._mixed(images, labels), (images, labels), 5)
     with pytest.raises(data.UserError, match="style_share"):
         data.MNISTDataModule(style_share=1.5)
