@@ -130,3 +130,20 @@ def test_training_and_prediction_through_a_tracking_server(
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_a_run_records_its_process_from_creation(tmp_path: Path) -> None:
+    """Lightning creates the run before the data is set up; a process killed then must leave
+    a run that can be told stale (it names its host and pid from the start)."""
+    import socket
+
+    from digit_recognizer import tracking
+    from digit_recognizer.recording import RunLogger
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking.ensure_experiment(uri, "mnist", None)
+    logger = RunLogger(experiment_name="mnist", tracking_uri=uri, tags={"mine": "kept"})
+    run = logger.experiment.get_run(logger.run_id)
+    assert run.data.tags[tracking.PID_TAG] == str(os.getpid())
+    assert run.data.tags[tracking.HOST_TAG] == socket.gethostname()
+    assert run.data.tags["mine"] == "kept" and not tracking.is_stale(run)  # alive: this process

@@ -33,8 +33,11 @@ class RunLogger(MLFlowLogger):
     float32 noise of tensor values removed (0.9918, not 0.9918000102043152).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        # Lightning creates the run before the data is set up (minutes, when training pools are
+        # first drawn): a run records who writes it from its creation, so a process killed in
+        # that window leaves a run that shows as stale, not one RUNNING for ever.
+        super().__init__(*args, tags={**(tags or {}), **_process_tags()}, **kwargs)
         self.epoch = 0  # kept current by RunRecorder
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
