@@ -7,7 +7,7 @@ import pytest
 
 from digit_recognizer.mnist_files import find_raw_dir, load_split
 from digit_recognizer.negatives import NOT_DIGIT
-from digit_recognizer.rows import compose_row, cut_parts, label_part
+from digit_recognizer.rows import PER_ROW, _row_parts, compose_row, cut_parts, label_part
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, assert_swapped_in
 
 
@@ -35,12 +35,16 @@ def test_a_part_is_a_digit_only_when_it_holds_one_digit_whole_and_alone() -> Non
     owner[10:30, 28:48] = 2  # digit 2 overlaps digit 1's last columns
     owner[10:30, 60:80] = 3
     totals = np.bincount(owner.ravel(), minlength=4)
-    assert label_part(owner, totals, (58, 5, 25, 30)) == 2  # the third digit, alone
-    assert label_part(owner, totals, (10, 5, 19, 30)) == 0  # the first, nearly whole
-    assert label_part(owner, totals, (10, 5, 8, 30)) == NOT_DIGIT  # a piece of it
-    assert label_part(owner, totals, (10, 5, 40, 30)) == NOT_DIGIT  # two run together
+    assert label_part(owner, totals, (58, 5, 25, 30)) == ("digit", 2)  # the third digit, alone
+    assert label_part(owner, totals, (10, 5, 19, 30)) == ("digit", 0)  # the first, nearly whole
+    assert label_part(owner, totals, (10, 5, 8, 30)) == ("piece", -1)  # a piece of it
+    assert label_part(owner, totals, (10, 5, 40, 30)) == ("crowd", -1)  # two run together
     assert label_part(owner, totals, (10, 5, 24, 30)) is None  # whole, with some of the next
     assert label_part(owner, totals, (85, 5, 10, 30)) is None  # no ink at all
+    # A 1 run into the first digit is too thin to count as much ink, but it is all there.
+    owner[10:30, 7:9] = 4
+    totals = np.bincount(owner.ravel(), minlength=5)
+    assert label_part(owner, totals, (7, 5, 21, 30)) == ("crowd", -1)
 
 
 @pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")
@@ -52,6 +56,15 @@ def test_cut_parts_are_half_digits_half_bad_cuts_with_the_digits_labels(tmp_path
     assert (classes == NOT_DIGIT).sum() == 100 and set(classes[:100]) <= set(range(10))
     assert len(set(classes[:100])) >= 8 and all(part.any() for part in parts)
     # Drawn once: the second call reads the cache.
+    # A row offers dozens of nearly identical crowds and pieces: a few of each go in, and one
+    # part per digit.
+    crowds = 0
+    for row in range(20):
+        kinds = [kind for _, kind, _ in _row_parts(images.reshape(-1, 28, 28), labels, 1, row)]
+        assert kinds.count("crowd") <= PER_ROW and kinds.count("piece") <= PER_ROW
+        assert kinds.count("digit") <= 6
+        crowds += kinds.count("crowd")
+    assert crowds > 0
     (cached,) = tmp_path.glob("cuts-*.npz")
     again = cut_parts(images, labels, 200, seed=1, cache_dir=tmp_path)
     assert np.array_equal(again[0], parts) and np.array_equal(again[1], classes)

@@ -7,7 +7,7 @@ paper. ``benchmarks/read_numbers.py`` measures the reader on such rows of MNIST 
 ``cut_parts`` teaches a model what the reader needs to know: rows of *training* digits are
 segmented exactly as a user's image is (``preprocess.to_mnist_digits``), and every candidate
 part the segmentation offers is labelled by the digits whose ink it holds: one digit whole
-and nearly alone is that digit; a piece of a digit, or two digits run together, is "not a
+and nearly alone is that digit; a piece of a digit, or digits run together, is "not a
 digit" (class 10). A model trained only on whole digits reads "17" run together as a
 confident 7 and the left half of a 0 as a confident 1, so the reader could not tell a good
 cut from a bad one.
@@ -28,11 +28,15 @@ from digit_recognizer.styles import read_cache, write_cache
 from digit_recognizer.synthetic_uploads import encode_as_photo
 
 INK = 0.3  # coverage above which a pixel is a digit's ink
-# A part is digit d when it holds at least WHOLE of d's ink and other digits' ink of at most
-# ALONE times d's; it is no digit when it holds under PIECE of every digit, or other ink over
-# CROWDED times the main digit's. Parts in between teach nothing sure and are left out.
+# A part is no digit when it holds at least SECOND of some digit's ink besides the main one's
+# (a 1 run into a 4 holds all of both: the 1 is too thin to be "other ink" by pixel count),
+# under PIECE of every digit, or other ink over CROWDED times the main digit's. It is digit d
+# when it holds at least WHOLE of d's ink and other ink of at most ALONE times d's. Parts in
+# between teach nothing sure and are left out.
 WHOLE, ALONE = 0.9, 0.15
-PIECE, CROWDED = 0.6, 0.5
+PIECE, CROWDED, SECOND = 0.6, 0.5, 0.5
+# Of one row's crowds and of its pieces, this many at most go into the pool.
+PER_ROW = 3
 
 
 def compose_row(
@@ -82,9 +86,12 @@ def photograph(coverage: np.ndarray, rng: np.random.Generator) -> bytes:
     return encode_as_photo(Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), rng)
 
 
-def label_part(owner: np.ndarray, totals: np.ndarray, box: tuple[int, int, int, int]) -> int | None:
-    """What a part whose box (left, top, width, height) covers ``owner`` shows: a digit's
-    position in the row (0-based), ``NOT_DIGIT`` for a piece or a crowd, None when unsure."""
+def label_part(
+    owner: np.ndarray, totals: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[str, int] | None:
+    """What a part whose box (left, top, width, height) covers ``owner`` shows: ("digit", its
+    position in the row, 0-based), ("crowd", -1) for digits run together, ("piece", -1) for a
+    piece of one, None when unsure."""
     left, top, width, height = box
     counts = np.bincount(
         owner[top : top + height, left : left + width].ravel(), minlength=len(totals)
@@ -93,21 +100,25 @@ def label_part(owner: np.ndarray, totals: np.ndarray, box: tuple[int, int, int, 
     main = int(counts.argmax())
     if counts[main] == 0:
         return None
-    share = counts[main] / totals[main]
+    shares = counts / np.maximum(totals, 1)
     others = (counts.sum() - counts[main]) / counts[main]
-    if share >= WHOLE and others <= ALONE:
-        return main - 1
-    if share < PIECE or others > CROWDED:
-        return NOT_DIGIT
+    if np.delete(shares, main).max() >= SECOND or others > CROWDED:
+        return "crowd", -1
+    if shares[main] < PIECE:
+        return "piece", -1
+    if shares[main] >= WHOLE and others <= ALONE:
+        return "digit", main - 1
     return None
 
 
 def _row_parts(
     digits: np.ndarray, labels: np.ndarray, seed: int, index: int
-) -> list[tuple[np.ndarray, int]]:
-    """The labelled candidate parts of one random row of ``digits``, written more loosely
-    than the benchmark's rows (other scales, overlaps, gaps and lifts) so that a model learns
-    cuts, not one way of composing numbers."""
+) -> list[tuple[np.ndarray, str, int]]:
+    """Parts of one random row of ``digits`` with their kind and digit (-1 for no digit): one
+    of the parts that hold each digit, and up to ``PER_ROW`` of the crowds and of the pieces,
+    picked at random (a row offers dozens of nearly identical ones). The row is written more
+    loosely than the benchmark's rows (other scales, overlaps, gaps and lifts) so that a model
+    learns cuts, not one way of composing numbers."""
     rng = np.random.default_rng([seed, index, 13])
     chosen = rng.choice(len(labels), size=int(rng.integers(2, 7)), replace=False)
     scale = float(rng.uniform(2.0, 4.0))
@@ -125,14 +136,16 @@ def _row_parts(
     except ImageRejected:
         return []
     totals = np.bincount(owner.ravel(), minlength=len(chosen) + 1)
-    found = []
+    groups: dict[tuple[str, int], list[np.ndarray]] = {}
     for piece in pieces:
         for pixels, box in piece.crops:
-            where = label_part(owner, totals, box) if box is not None else None
-            if where is not None:
-                found.append(
-                    (pixels, NOT_DIGIT if where == NOT_DIGIT else int(labels[chosen[where]]))
-                )
+            if box is not None and (what := label_part(owner, totals, box)) is not None:
+                groups.setdefault(what, []).append(pixels)
+    found = []
+    for (kind, where), parts in sorted(groups.items()):
+        keep = 1 if kind == "digit" else PER_ROW
+        for pick in rng.permutation(len(parts))[:keep]:
+            found.append((parts[pick], kind, int(labels[chosen[where]]) if kind == "digit" else -1))
     return found
 
 
@@ -145,10 +158,11 @@ def cut_parts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` candidate parts cut from rows of ``digits`` (training digits, (n, 28, 28)
     uint8) by the reader's own segmentation, as the model sees them: (n, 28, 28) uint8 and
-    their classes (0-9, or 10 for a piece of a digit or digits run together). At most half
-    are digits, so what a bad cut looks like is learnt as often as a good one; fewer than
-    ``count`` only if ``count / 2`` rows (about twice as many as MNIST digits need) do not
-    yield them. Cached."""
+    their classes (0-9, or 10 for no digit). Half are digits; a quarter are digits run
+    together and a quarter pieces of digits, so that what a bad cut looks like is learnt as
+    often as a good one, and the reader's likeliest mistake (a 1 run into a 4 read as a sure 4)
+    as often as the rest. Fewer than ``count`` only if ``count / 2`` rows do not yield them.
+    Cached."""
     digits = np.ascontiguousarray(np.asarray(digits, dtype=np.uint8).reshape(-1, 28, 28))
     labels = np.asarray(labels, dtype=np.int64)
     key = hashlib.sha256(digits.tobytes())
@@ -158,8 +172,8 @@ def cut_parts(
     cache = cache_dir / f"cuts-{key.hexdigest()[:16]}.npz" if cache_dir else None
     if (stored := read_cache(cache, ["images", "labels"])) and len(stored["images"]) == count:
         return stored["images"], stored["labels"]
-    wanted = {"digit": count - count // 2, "not": count // 2}
-    found: dict[str, list[tuple[np.ndarray, int]]] = {"digit": [], "not": []}
+    wanted = {"digit": count - count // 2, "crowd": count // 4, "piece": count // 2 - count // 4}
+    found: dict[str, list[tuple[np.ndarray, int]]] = {kind: [] for kind in wanted}
     next_row, batch = 0, 64
     most_rows = max(batch, count // 2)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
@@ -167,11 +181,10 @@ def cut_parts(
             rows = range(next_row, next_row + batch)
             next_row += batch
             for parts in pool.map(lambda i: _row_parts(digits, labels, seed, i), rows):
-                for part in parts:
-                    kind = "not" if part[1] == NOT_DIGIT else "digit"
+                for pixels, kind, digit in parts:
                     if len(found[kind]) < wanted[kind]:
-                        found[kind].append(part)
-    chosen = found["digit"] + found["not"]
+                        found[kind].append((pixels, NOT_DIGIT if digit < 0 else digit))
+    chosen = found["digit"] + found["crowd"] + found["piece"]
     images = np.stack([pixels for pixels, _ in chosen]) if chosen else np.zeros((0, 28, 28))
     result = images.astype(np.uint8), np.array([label for _, label in chosen], dtype=np.int64)
     if cache is not None:
