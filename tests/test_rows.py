@@ -55,7 +55,6 @@ def test_cut_parts_are_half_digits_half_bad_cuts_with_the_digits_labels(tmp_path
     assert parts.shape == (200, 28, 28) and parts.dtype == np.uint8
     assert (classes == NOT_DIGIT).sum() == 100 and set(classes[:100]) <= set(range(10))
     assert len(set(classes[:100])) >= 8 and all(part.any() for part in parts)
-    # Drawn once: the second call reads the cache.
     # A row offers dozens of nearly identical crowds and pieces: a few of each go in, and one
     # part per digit.
     crowds = 0
@@ -65,6 +64,7 @@ def test_cut_parts_are_half_digits_half_bad_cuts_with_the_digits_labels(tmp_path
         assert kinds.count("digit") <= 6
         crowds += kinds.count("crowd")
     assert crowds > 0
+    # Drawn once: the second call reads the cache.
     (cached,) = tmp_path.glob("cuts-*.npz")
     again = cut_parts(images, labels, 200, seed=1, cache_dir=tmp_path)
     assert np.array_equal(again[0], parts) and np.array_equal(again[1], classes)

@@ -114,7 +114,7 @@ def label_part(
 def _row_parts(
     digits: np.ndarray, labels: np.ndarray, seed: int, index: int
 ) -> list[tuple[np.ndarray, str, int]]:
-    """Parts of one random row of ``digits`` with their kind and digit (-1 for no digit): one
+    """Parts of one random row of ``digits`` with their kind and class (10: no digit): one
     of the parts that hold each digit, and up to ``PER_ROW`` of the crowds and of the pieces,
     picked at random (a row offers dozens of nearly identical ones). The row is written more
     loosely than the benchmark's rows (other scales, overlaps, gaps and lifts) so that a model
@@ -145,7 +145,8 @@ def _row_parts(
     for (kind, where), parts in sorted(groups.items()):
         keep = 1 if kind == "digit" else PER_ROW
         for pick in rng.permutation(len(parts))[:keep]:
-            found.append((parts[pick], kind, int(labels[chosen[where]]) if kind == "digit" else -1))
+            digit = int(labels[chosen[where]]) if kind == "digit" else NOT_DIGIT
+            found.append((parts[pick], kind, digit))
     return found
 
 
@@ -181,9 +182,9 @@ def cut_parts(
             rows = range(next_row, next_row + batch)
             next_row += batch
             for parts in pool.map(lambda i: _row_parts(digits, labels, seed, i), rows):
-                for pixels, kind, digit in parts:
+                for pixels, kind, label in parts:
                     if len(found[kind]) < wanted[kind]:
-                        found[kind].append((pixels, NOT_DIGIT if digit < 0 else digit))
+                        found[kind].append((pixels, label))
     chosen = found["digit"] + found["crowd"] + found["piece"]
     images = np.stack([pixels for pixels, _ in chosen]) if chosen else np.zeros((0, 28, 28))
     result = images.astype(np.uint8), np.array([label for _, label in chosen], dtype=np.int64)
