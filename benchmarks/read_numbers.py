@@ -100,6 +100,9 @@ def main(count: int, ckpt: str | None, mode: str, split: str, seed: int, singles
 
 if __name__ == "__main__":
     options = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)
+    if options.get("split", "test") not in ("train", "val", "test"):
+        print(f"split must be train, val or test; got {options['split']!r}.", file=sys.stderr)
+        sys.exit(2)
     main(
         int(options.get("count", 600)),
         options.get("ckpt"),
