@@ -16,7 +16,7 @@ from PIL import Image
 from digit_recognizer.mnist_files import find_raw_dir, load_split
 from digit_recognizer.preprocess import MAX_STRIP, NotADigit, to_mnist_digits, working_size
 from digit_recognizer.reading import read_all
-from digit_recognizer.segment import digit_height, find_marks, lattice
+from digit_recognizer.segment import Mark, digit_height, find_marks, lattice, row_pieces
 from tests.helpers import (
     CHROMIUM,
     HAS_REAL_MNIST,
@@ -37,15 +37,57 @@ def _mask(*boxes: tuple[int, int, int, int], shape: tuple[int, int] = (60, 200))
     return mask
 
 
+def _marks(mask: np.ndarray) -> tuple[list[Mark], list[Mark]]:
+    found = find_marks(mask)
+    assert found is not None
+    return found
+
+
 def test_separate_marks_are_digits_left_to_right() -> None:
-    marks = find_marks(_mask((10, 50, 120, 130), (10, 50, 20, 30), (12, 48, 70, 95)))
-    assert [mark.left for mark in marks] == [20, 70, 120]
+    marks, fragments = _marks(_mask((10, 50, 120, 130), (10, 50, 20, 30), (12, 48, 70, 95)))
+    assert [mark.left for mark in marks] == [20, 70, 120] and fragments == []
 
 
 def test_pieces_stacked_above_one_another_are_one_digit() -> None:
     # A 5 whose flag was written apart from its body, and a speck of dust beside it.
-    (mark,) = find_marks(_mask((10, 14, 22, 40), (18, 50, 20, 34), (30, 31, 150, 151)))
+    (mark,), _ = _marks(_mask((10, 14, 22, 40), (18, 50, 20, 34), (30, 31, 150, 151)))
     assert (mark.left, mark.top, mark.right, mark.bottom) == (20, 10, 40, 50)
+
+
+def _chain_boxes(mask: np.ndarray, sure_of: set[tuple[int, int]], refuses: bool = True) -> list:
+    """The (left, right) of the parts read, for a model sure (0.99) only of parts whose
+    (left, right) is in ``sure_of`` (0.3 for the rest)."""
+    marks, fragments = _marks(mask)
+    ((ways, sources),) = row_pieces(marks, fragments, digit_height(marks))
+    assert len(sources) == len(ways.parts)
+    sure = [0.99 if (part[0], part[2]) in sure_of else 0.3 for part in ways.parts]
+    return [(ways.parts[k][0], ways.parts[k][2]) for k in ways.best_chain(sure, refuses)]
+
+
+def test_a_flag_written_beside_its_body_is_joined_when_the_model_reads_them_as_one() -> None:
+    # A 5's body, and its flag beside it rather than above it (sharing a third of its
+    # columns): a fragment, far shorter than the digit.
+    mask = _mask((18, 50, 20, 34), (10, 14, 30, 50))
+    marks, fragments = _marks(mask)
+    assert len(marks) == 1 and len(fragments) == 1
+    # The body alone is an unsure 6 and the two together a sure 5: one digit, joined.
+    assert _chain_boxes(mask, {(20, 50)}) == [(20, 50)]
+    # Sure of the body alone (the fragment a speck beside a digit): the fragment is left out.
+    assert _chain_boxes(mask, {(20, 34)}) == [(20, 34)]
+    # A model without "not a digit" is sure of anything: it never joins, and reads no fragment.
+    assert _chain_boxes(mask, {(20, 50)}, refuses=False) == [(20, 34)]
+
+
+def test_a_digit_broken_in_two_is_one_digit_and_two_digits_stay_two() -> None:
+    # Two tall marks three pixels apart: a 7 whose bar's start was lifted off, or "17".
+    mask = _mask((10, 50, 20, 26), (10, 50, 29, 48))
+    marks, fragments = _marks(mask)
+    assert len(marks) == 2 and fragments == []
+    assert _chain_boxes(mask, {(20, 48)}) == [(20, 48)]
+    assert _chain_boxes(mask, {(20, 26), (29, 48)}) == [(20, 26), (29, 48)]
+    # Far apart, they are never joined.
+    far = _mask((10, 50, 20, 26), (10, 50, 60, 79))
+    assert len(row_pieces(*_marks(far), 40.0)) == 2
 
 
 def test_a_long_wave_is_bounded_work_and_no_number_of_many_ones() -> None:
@@ -111,7 +153,7 @@ def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
     # Two rings joined by a thin bridge: one piece of ink, twice as wide as tall.
     mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (28, 31, 50, 56))
     mask[16:44, 26:44] = mask[16:44, 62:80] = False
-    (mark,) = find_marks(mask)
+    (mark,), _ = _marks(mask)
     ways = lattice(mark, digit_height([mark]))
     assert (0, ways.cuts - 1) in ways.spans  # the whole piece is one of the readings
     bridge = [k for k, (left, _, right, _) in enumerate(ways.parts) if 48 <= right <= 58]
@@ -131,7 +173,7 @@ def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
 def test_a_narrow_piece_is_cut_only_for_a_model_that_can_refuse_a_piece() -> None:
     # A "1" touching a "7": one piece of ink, narrower (0.7 of its height) than many digits.
     mask = _mask((10, 50, 20, 26), (10, 14, 26, 48), (14, 50, 40, 46))
-    (mark,) = find_marks(mask)
+    (mark,), _ = _marks(mask)
     ways = lattice(mark, digit_height([mark]))
     whole = ways.spans.index((0, ways.cuts - 1))
     assert len(ways.parts) > 1  # narrow pieces are offered as parts too

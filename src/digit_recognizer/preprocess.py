@@ -33,9 +33,9 @@ from digit_recognizer.segment import (
     crop,
     digit_height,
     find_marks,
-    lattice,
     looks_like_a_number,
     own_ink,
+    row_pieces,
 )
 
 # Registered by importing them, so that Image.open(formats=...) finds exactly these.
@@ -286,9 +286,10 @@ MODES = ("auto", "digit", "number")
 
 @dataclass
 class Piece:
-    """One piece of ink and the ways to read it: the 28x28 crops of its candidate parts, with
-    their boxes, and the lattice saying which parts together cover it. A single digit is one
-    part (box ``None`` when the whole image is that digit)."""
+    """One piece of ink, or a group of marks close enough to be one digit's pieces, and the
+    ways to read it: the 28x28 crops of its candidate parts, with their boxes, and the
+    lattice saying which parts together cover it. A single digit is one part (box ``None``
+    when the whole image is that digit)."""
 
     crops: list[tuple[np.ndarray, Box | None]]
     lattice: Lattice
@@ -309,11 +310,12 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
     if mode == "digit":
         return [_whole_image(isolate_digit(ink, name))]
     solid, threshold = ink_mask(ink, name)
-    marks = find_marks(solid)
-    if marks is None:
+    found = find_marks(solid)
+    if found is None:
         raise NotADigit(
             f"{name}: no digit found (the ink is in hundreds of separate pieces: noise or text)"
         )
+    marks, fragments = found
     if mode == "auto" and not looks_like_a_number(marks):
         return [_whole_image(isolate_digit(ink, name, (solid, threshold)))]
     if not marks:
@@ -323,13 +325,13 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
             f"{name}: not a number ({len(marks)} separate marks; at most {MAX_DIGITS} digits)"
         )
     scale_x, scale_y = upright[0] / grey.shape[1], upright[1] / grey.shape[0]
-    height = digit_height(marks)
     pieces = []
-    for mark in marks:
-        ways = lattice(mark, height)
-        piece_ink = own_ink(ink, mark, threshold)
+    for ways, sources in row_pieces(marks, fragments, digit_height(marks)):
+        inks: dict[int, np.ndarray] = {}  # each source mark's own ink, found once
         crops: list[tuple[np.ndarray, Box | None]] = []
-        for part in ways.parts:
+        for part, source in zip(ways.parts, sources, strict=True):
+            if id(source) not in inks:
+                inks[id(source)] = own_ink(ink, source, threshold)
             left, top, right, bottom = part
             box = (
                 round(left * scale_x),
@@ -337,7 +339,7 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
                 round((right - left) * scale_x),
                 round((bottom - top) * scale_y),
             )
-            crops.append((center_in_frame(crop(piece_ink, mark, part)), box))
+            crops.append((center_in_frame(crop(inks[id(source)], source, part)), box))
         pieces.append(Piece(crops, ways))
     return pieces
 

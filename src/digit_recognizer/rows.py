@@ -138,8 +138,12 @@ def _row_parts(
     totals = np.bincount(owner.ravel(), minlength=len(chosen) + 1)
     groups: dict[tuple[str, int], list[np.ndarray]] = {}
     for piece in pieces:
-        for pixels, box in piece.crops:
-            if box is not None and (what := label_part(owner, totals, box)) is not None:
+        for (pixels, box), mark in zip(piece.crops, piece.lattice.marks, strict=True):
+            # Parts joining separate marks are left out: the models measured in the README
+            # learnt without them (whether they teach anything more is untested).
+            if mark < 0 or box is None:
+                continue
+            if (what := label_part(owner, totals, box)) is not None:
                 groups.setdefault(what, []).append(pixels)
     found = []
     for (kind, where), parts in sorted(groups.items()):

@@ -2,7 +2,11 @@
 
 The ink's connected pieces are the starting point. Pieces stacked above one another belong
 to one digit (a 5's flag, a 7's bar, a stroke broken by a pen lift), so pieces that share
-most of their columns are merged. Specks and dashes far smaller than the digits are dropped.
+most of their columns are merged. Marks far shorter than the digits are fragments: a speck,
+a dash, or a 5's flag written beside its body rather than above it. A fragment alone is no
+digit; next to a digit it may be part of it, so that too is for the model to say: a group of
+marks close together is read either mark by mark (leaving fragments out) or with
+neighbouring marks joined into one digit, whichever the model reads more surely.
 
 A piece wider than one digit may be several touching digits. Where to cut it is a question
 for the model, not for the ink alone (recognition-based segmentation): ``Lattice`` lists
@@ -11,7 +15,7 @@ part, and ``Lattice.best_chain`` picks the parts that cover the piece and that t
 reads most surely, with a penalty for parts wider than digits are.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -21,6 +25,10 @@ from scipy import ndimage
 LONE_MARK_WIDTH_PER_HEIGHT = 1.8
 # Pieces sharing at least this share of the narrower one's columns are one digit.
 MERGE_OVERLAP = 0.5
+# Marks at most this far apart (a share of the row's digit height) may be pieces of one digit,
+# up to JOIN_MOST of them; joined, they are as wide as a digit can be (MAX_PART_WIDTH).
+JOIN_GAP = 0.1
+JOIN_MOST = 3
 # Marks shorter than this share of the tallest mark are specks, dots or dashes, not digits.
 MIN_HEIGHT_SHARE = 0.35
 MAX_DIGITS = 20
@@ -99,14 +107,25 @@ def _merge(marks: list[Mark]) -> list[Mark]:
 
 @dataclass
 class Lattice:
-    """The ways to read one piece of ink as digits. ``parts`` are candidate boxes (left, top,
-    right, bottom; exclusive) between cut columns; ``spans[k] = (i, j)``: part k runs from
-    cut i to cut j of ``cuts`` (cut 0 is the piece's left edge, the last its right edge)."""
+    """The ways to read a group of marks as digits. ``parts`` are candidate boxes (left, top,
+    right, bottom; exclusive), ``spans[k] = (i, j)``: part k runs from node i to node j of
+    ``cuts`` nodes (node 0 is the group's left edge, the last its right edge; within a mark
+    the nodes are the columns where it may be cut). ``marks[k]``: the mark part k is cut from
+    (-1: several marks joined), ``mark_spans[m]``: mark m's nodes, first to last. ``skips``:
+    spans that may be read as no digit at all (fragments: specks, dashes, a detached flag)."""
 
     parts: list[tuple[int, int, int, int]]
     spans: list[tuple[int, int]]
     cuts: int
     widths: list[float]  # each part's width, as a share of the row's digit height
+    marks: list[int] = field(default_factory=list)
+    mark_spans: list[tuple[int, int]] = field(default_factory=list)
+    skips: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.marks:  # one mark: every part is cut from it
+            self.marks = [0] * len(self.parts)
+            self.mark_spans = [(0, self.cuts - 1)]
 
     @classmethod
     def one(cls, part: tuple[int, int, int, int] = (0, 0, 0, 0), width: float = 0.0) -> "Lattice":
@@ -116,27 +135,37 @@ class Lattice:
     def best_chain(
         self, confidences: np.ndarray | list[float], model_refuses: bool = True
     ) -> list[int]:
-        """The parts (indices, left to right) covering the piece whose reading scores best,
-        given the model's confidence in each part. A model that cannot answer "not a digit"
-        (``model_refuses`` false) is as sure of a piece of a digit as of a digit, so a piece
-        of ink at most ``SPLIT_WIDTH_NAIVE`` wide stays whole for it."""
-        whole = self.spans.index((0, self.cuts - 1))
-        if not model_refuses and self.widths[whole] <= SPLIT_WIDTH_NAIVE:
-            return [whole]
+        """The parts (indices, left to right) covering the group whose reading scores best,
+        given the model's confidence in each part; skipped fragments score 0 (as a sure
+        digit does) and are in no part. A model that cannot answer "not a digit"
+        (``model_refuses`` false) is as sure of a piece of a digit as of a digit, so for it
+        marks are never joined, fragments always left out, and a mark at most
+        ``SPLIT_WIDTH_NAIVE`` wide stays whole."""
         logs = np.log(np.clip(np.asarray(confidences, dtype=np.float64), 1e-9, 1.0))
         beyond = np.maximum(np.asarray(self.widths) - TYPICAL_WIDTH, 0.0)
         scores = logs - WIDE_PENALTY * beyond**2
+        usable = np.ones(len(self.parts), dtype=bool)
+        if not model_refuses:
+            usable[np.asarray(self.marks) < 0] = False
+            for m, span in enumerate(self.mark_spans):
+                mine = [k for k in range(len(self.parts)) if self.marks[k] == m]
+                whole = next(k for k in mine if self.spans[k] == span)
+                if self.widths[whole] <= SPLIT_WIDTH_NAIVE:
+                    usable[[k for k in mine if k != whole]] = False
+        edges = [(self.spans[k], float(scores[k]), k) for k in np.flatnonzero(usable)]
+        edges += [(span, 0.0, -1) for span in self.skips]
         best = np.full(self.cuts, -np.inf)
         best[0] = 0.0
-        came_by = [-1] * self.cuts
-        for k in sorted(range(len(self.spans)), key=lambda k: self.spans[k]):
-            i, j = self.spans[k]
-            if best[i] + scores[k] > best[j]:
-                best[j], came_by[j] = best[i] + scores[k], k
+        came_by: list[tuple[int, int] | None] = [None] * self.cuts
+        for (i, j), score, k in sorted(edges):
+            if best[i] + score > best[j]:
+                best[j], came_by[j] = best[i] + score, (i, k)
         chain, at = [], self.cuts - 1
         while at > 0:
-            chain.append(came_by[at])
-            at = self.spans[came_by[at]][0]
+            start, k = came_by[at]  # type: ignore[misc]
+            if k >= 0:
+                chain.append(k)
+            at = start
         return chain[::-1]
 
 
@@ -187,12 +216,13 @@ def _candidate_cuts(profile: np.ndarray, height: float) -> list[int]:
     return cuts
 
 
-def find_marks(solid: np.ndarray) -> list[Mark] | None:
-    """The digit-sized pieces of ink of a stroke mask, left to right (pieces stacked above
-    one another merged); None when the ink is in more than ``MAX_PIECES`` pieces."""
+def find_marks(solid: np.ndarray) -> tuple[list[Mark], list[Mark]] | None:
+    """The digit-sized pieces of ink of a stroke mask and the fragments (marks shorter than
+    ``MIN_HEIGHT_SHARE`` of the tallest), each left to right, pieces stacked above one
+    another merged; None when the ink is in more than ``MAX_PIECES`` pieces."""
     labels, count = ndimage.label(solid, structure=np.ones((3, 3)))
     if count == 0:
-        return []
+        return [], []
     sizes = ndimage.sum_labels(solid, labels, index=np.arange(1, count + 1))
     kept = np.flatnonzero(sizes >= 0.02 * sizes.max()) + 1  # dust is no piece of a digit
     if len(kept) > MAX_PIECES:
@@ -205,7 +235,78 @@ def find_marks(solid: np.ndarray) -> list[Mark] | None:
     ]
     merged = _merge(pieces)
     tallest = max(mark.height for mark in merged)
-    return [mark for mark in merged if mark.height >= MIN_HEIGHT_SHARE * tallest]
+    tall = [mark.height >= MIN_HEIGHT_SHARE * tallest for mark in merged]
+    return (
+        [mark for mark, keep in zip(merged, tall, strict=True) if keep],
+        [mark for mark, keep in zip(merged, tall, strict=True) if not keep],
+    )
+
+
+def row_pieces(
+    marks: list[Mark], fragments: list[Mark], height: float
+) -> list[tuple[Lattice, list[Mark]]]:
+    """The row's marks in groups of neighbours close enough to be one digit's pieces, left
+    to right, each with its lattice and, for each part, the mark its ink is cut from (a
+    joined mark for parts joining several). Fragments with no digit beside them are left
+    out; a mark with no neighbour close by is read alone, as ``lattice`` says."""
+    items = sorted([(m, True) for m in marks] + [(f, False) for f in fragments], key=_left)
+    groups: list[list[tuple[Mark, bool]]] = []
+    reach = -np.inf
+    for item in items:
+        if groups and item[0].left - reach <= JOIN_GAP * height:
+            groups[-1].append(item)
+            reach = max(reach, item[0].right)
+        else:
+            groups.append([item])
+            reach = item[0].right
+    return [_group_lattice(group, height) for group in groups if any(t for _, t in group)]
+
+
+def _left(item: tuple[Mark, bool]) -> int:
+    return item[0].left
+
+
+def _group_lattice(group: list[tuple[Mark, bool]], height: float) -> tuple[Lattice, list[Mark]]:
+    """One lattice for a group of marks: each digit-sized mark's own parts, each fragment a
+    skip, and every run of up to ``JOIN_MOST`` neighbours holding a digit-sized mark joined
+    whole, when the joined mark is no wider than a digit can be."""
+    if len(group) == 1:
+        mark = group[0][0]
+        ways = lattice(mark, height)
+        return ways, [mark] * len(ways.parts)
+    parts, spans, widths, owners, sources = [], [], [], [], []
+    mark_spans, skips, starts = [], [], []
+    node = 0
+    for mark, is_digit in group:
+        starts.append(node)
+        if not is_digit:
+            skips.append((node, node + 1))
+            node += 1
+            continue
+        ways = lattice(mark, height)
+        for part, (i, j), width in zip(ways.parts, ways.spans, ways.widths, strict=True):
+            parts.append(part)
+            spans.append((node + i, node + j))
+            widths.append(width)
+            owners.append(len(mark_spans))
+            sources.append(mark)
+        mark_spans.append((node, node + ways.cuts - 1))
+        node += ways.cuts - 1
+    starts.append(node)
+    for first in range(len(group)):
+        joined = group[first][0]
+        for last in range(first + 1, min(first + JOIN_MOST, len(group))):
+            joined = _union(joined, group[last][0])
+            if joined.width > MAX_PART_WIDTH * max(float(joined.height), height):
+                break
+            if not any(is_digit for _, is_digit in group[first : last + 1]):
+                continue
+            parts.append((joined.left, joined.top, joined.right, joined.bottom))
+            spans.append((starts[first], starts[last + 1]))
+            widths.append(joined.width / max(float(joined.height), height))
+            owners.append(-1)
+            sources.append(joined)
+    return Lattice(parts, spans, node + 1, widths, owners, mark_spans, skips), sources
 
 
 def digit_height(marks: list[Mark]) -> float:
