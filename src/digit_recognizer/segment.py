@@ -270,10 +270,6 @@ def _group_lattice(group: list[tuple[Mark, bool]], height: float) -> tuple[Latti
     """One lattice for a group of marks: each digit-sized mark's own parts, each fragment a
     skip, and every run of up to ``JOIN_MOST`` neighbours holding a digit-sized mark joined
     whole, when the joined mark is no wider than a digit can be."""
-    if len(group) == 1:
-        mark = group[0][0]
-        ways = lattice(mark, height)
-        return ways, [mark] * len(ways.parts)
     parts, spans, widths, owners, sources = [], [], [], [], []
     mark_spans, skips, starts = [], [], []
     node = 0
