@@ -261,7 +261,53 @@ def test_a_single_digit_stays_a_digit_in_auto_mode() -> None:
     for digit in images[:200, 0].numpy():
         photo = Image.fromarray(255 - digit).resize((112, 112), Image.Resampling.BICUBIC)
         (piece,) = to_mnist_digits(photo)
-        assert len(piece.crops) == 1 and piece.crops[0][1] is None
+        ways = piece.lattice
+        whole = ways.spans.index((0, ways.cuts - 1))
+        # Whole, it is exactly what mode=digit reads; it is cut only for a model that knows
+        # "not a digit" and is far surer of the parts than of the whole.
+        pixels, box = piece.crops[whole]
+        assert box is None
+        assert np.array_equal(pixels, to_mnist_digits(photo, "digit")[0].crops[0][0])
+        assert ways.best_chain([0.99] * len(ways.parts), model_refuses=False) == [whole]
+        unsure = [0.5 if k == whole else 0.99 for k in range(len(ways.parts))]
+        assert ways.best_chain(unsure) == [whole]
+
+
+@needs_mnist
+def test_two_digits_written_touching_are_read_as_two_in_auto_mode() -> None:
+    # "20" joined up: one piece of ink, not much wider than tall (not "far wider than tall").
+    images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
+    crops = []
+    for wanted in (2, 0):
+        digit = images[int(np.flatnonzero(labels.numpy() == wanted)[0]), 0].numpy()
+        columns = np.flatnonzero(digit.max(axis=0) > 30)
+        crops.append(digit[:, columns.min() : columns.max() + 1])
+    row = np.zeros((28, crops[0].shape[1] + crops[1].shape[1] + 6), np.uint8)
+    row[:, 4 : 4 + crops[0].shape[1]] = crops[0]
+    joint = 4 + crops[0].shape[1] - 2
+    region = row[:, joint : joint + crops[1].shape[1]]
+    np.maximum(region, crops[1], out=region)
+    image = Image.fromarray(255 - row).resize((row.shape[1] * 3, 84), Image.Resampling.BICUBIC)
+    photo = Image.fromarray(np.pad(np.asarray(image), 30, constant_values=255))
+    (piece,) = to_mnist_digits(photo)
+    ways = piece.lattice
+    assert ways.alone and len(ways.parts) > 1
+    whole, last = ways.spans.index((0, ways.cuts - 1)), ways.cuts - 1
+    # The cut nearest the joint, and the two parts it makes.
+    boxes = {span: box for (_, box), span in zip(piece.crops, ways.spans, strict=True)}
+    cut = min(
+        (i for i in range(1, last) if (0, i) in boxes and (i, last) in boxes),
+        key=lambda i: abs(sum(boxes[(0, i)][::2]) - (30 + 3 * (joint + 1))),
+    )
+    two = [ways.spans.index((0, cut)), ways.spans.index((cut, last))]
+    sure = [0.99 if k in two else 0.05 if k == whole else 0.01 for k in range(len(ways.parts))]
+    assert ways.best_chain(sure) == two and all(piece.crops[k][1] for k in two)
+    # Only when the model is far surer of the parts: unsure of the whole is not enough.
+    sure[whole] = 0.3
+    assert ways.best_chain(sure) == [whole]
+    sure[whole] = 0.05
+    # A model without "not a digit" cannot judge cuts: it reads one digit, as it always did.
+    assert ways.best_chain(sure, model_refuses=False) == [whole]
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,10 @@ from scipy import ndimage
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.segment import (
+    ALONE_CUT_WIDTH,
     MAX_DIGITS,
     Lattice,
+    Mark,
     crop,
     digit_height,
     find_marks,
@@ -316,15 +318,39 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
             f"{name}: no digit found (the ink is in hundreds of separate pieces: noise or text)"
         )
     marks, fragments = found
+    scale = upright[0] / grey.shape[1], upright[1] / grey.shape[0]
     if mode == "auto" and not looks_like_a_number(marks):
-        return [_whole_image(isolate_digit(ink, name, (solid, threshold)))]
+        whole = _whole_image(isolate_digit(ink, name, (solid, threshold)))
+        if len(marks) != 1 or marks[0].width < ALONE_CUT_WIDTH * marks[0].height:
+            return [whole]
+        # One piece of ink: one digit, or two written touching. Read whole as a single digit,
+        # or cut, if a model that knows "not a digit" is surer of the parts.
+        (alone,) = _pieces(ink, threshold, marks, [], scale)
+        if len(alone.crops) == 1:
+            return [whole]
+        everything = alone.lattice.spans.index((0, alone.lattice.cuts - 1))
+        alone.crops[everything] = whole.crops[0]
+        alone.lattice.alone = True
+        return [alone]
     if not marks:
         raise NotADigit(f"{name}: no digit found (the image is blank)")
     if len(marks) > MAX_DIGITS:
         raise NotADigit(
             f"{name}: not a number ({len(marks)} separate marks; at most {MAX_DIGITS} digits)"
         )
-    scale_x, scale_y = upright[0] / grey.shape[1], upright[1] / grey.shape[0]
+    return _pieces(ink, threshold, marks, fragments, scale)
+
+
+def _pieces(
+    ink: np.ndarray,
+    threshold: float,
+    marks: list[Mark],
+    fragments: list[Mark],
+    scale: tuple[float, float],
+) -> list[Piece]:
+    """A row's groups of marks, each with its candidate parts' crops and boxes (in the
+    image's pixels: ``scale`` from the working image's)."""
+    scale_x, scale_y = scale
     pieces = []
     for ways, sources in row_pieces(marks, fragments, digit_height(marks)):
         inks: dict[int, np.ndarray] = {}  # each source mark's own ink, found once
