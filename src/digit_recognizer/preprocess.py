@@ -300,7 +300,8 @@ class Piece:
 def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto") -> list[Piece]:
     """The pieces of ink an image shows, left to right, as MNIST-style candidates for the
     model. ``digit``: the whole image is one digit; ``number``: a row of digits, segmented;
-    ``auto``: a number when two or more digit-sized marks stand side by side."""
+    ``auto``: a number when two or more digit-sized marks stand side by side, else one digit
+    (a lone piece at least as wide as tall offered cut too: two digits written joined up)."""
     name = "upload" if isinstance(source, bytes | Image.Image) else str(source)
     image = source if isinstance(source, Image.Image) else load_image(source)
     upright = image.size[::-1] if image.getexif().get(0x0112) in (5, 6, 7, 8) else image.size
