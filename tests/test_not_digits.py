@@ -13,7 +13,7 @@ from digit_recognizer.preprocess import NotADigit, Piece
 from digit_recognizer.reading import read_all
 from digit_recognizer.segment import Lattice
 from digit_recognizer.training import train
-from tests.helpers import compose_train, fast_overrides
+from tests.helpers import ROOT, compose_train, fast_overrides
 
 
 class Fixed(torch.nn.Module):
@@ -176,3 +176,23 @@ def test_a_letter_and_a_dot_are_refused_by_the_cli_and_the_api(
             assert response.status_code == 200
             assert response.json()["digit"] is None
             assert response.json()["reason"].startswith(reason)
+
+
+@pytest.mark.skipif(
+    not (ROOT / "data" / "MNIST" / "raw").exists(), reason="no data/MNIST/raw (make data links it)"
+)
+def test_the_not_digit_set_is_measured_in_the_mode_asked(tiny_checkpoint: Path) -> None:
+    import subprocess
+    import sys
+
+    def measure(*options: str) -> subprocess.CompletedProcess:
+        script = ROOT / "benchmarks" / "not_digits.py"
+        command = [sys.executable, str(script), "measure", f"ckpt={tiny_checkpoint}", *options]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    result = measure("mode=auto")
+    assert result.returncode == 0, result.stderr
+    assert "not-digits refused (mode=auto):" in result.stdout and "of 184" in result.stdout
+    wrong = measure("mode=Auto")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == "mode must be auto, digit or number; got 'Auto'."
