@@ -112,14 +112,13 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["make"]:
         print(f"{make(Path(options.get('out', FOLDER)))} drawings in {options.get('out', FOLDER)}")
     elif sys.argv[1:2] == ["measure"]:
-        limit = options.get("min_confidence")
-        if options.get("mode", "digit") not in ("auto", "digit", "number"):
-            print(f"mode must be auto, digit or number; got {options['mode']!r}.", file=sys.stderr)
+        from digit_recognizer.preprocess import MODES
+
+        limit, mode = options.get("min_confidence"), options.get("mode", "digit")
+        if mode not in MODES:
+            named = f"{', '.join(MODES[:-1])} or {MODES[-1]}"
+            print(f"mode must be {named}; got {mode!r}.", file=sys.stderr)
             sys.exit(2)
-        measure(
-            options.get("ckpt"),
-            float(limit) if limit is not None else None,
-            options.get("mode", "digit"),
-        )
+        measure(options.get("ckpt"), float(limit) if limit is not None else None, mode)
     else:
         sys.exit(__doc__)

@@ -28,7 +28,6 @@ from scipy import ndimage
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.segment import (
-    ALONE_CUT_WIDTH,
     MAX_DIGITS,
     Lattice,
     Mark,
@@ -36,6 +35,7 @@ from digit_recognizer.segment import (
     digit_height,
     find_marks,
     looks_like_a_number,
+    may_be_joined_digits,
     own_ink,
     row_pieces,
 )
@@ -322,7 +322,7 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
     scale = upright[0] / grey.shape[1], upright[1] / grey.shape[0]
     if mode == "auto" and not looks_like_a_number(marks):
         whole = _whole_image(isolate_digit(ink, name, (solid, threshold)))
-        if len(marks) != 1 or marks[0].width < ALONE_CUT_WIDTH * marks[0].height:
+        if not may_be_joined_digits(marks):
             return [whole]
         # One piece of ink: one digit, or two written touching. Read whole as a single digit,
         # or cut, if a model that knows "not a digit" is surer of the parts.

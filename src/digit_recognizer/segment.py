@@ -337,6 +337,12 @@ def looks_like_a_number(marks: list[Mark]) -> bool:
     return marks[0].width > LONE_MARK_WIDTH_PER_HEIGHT * marks[0].height
 
 
+def may_be_joined_digits(marks: list[Mark]) -> bool:
+    """Whether marks that do not look like a number may still be digits written joined up:
+    one piece of ink at least ``ALONE_CUT_WIDTH`` times as wide as tall."""
+    return len(marks) == 1 and marks[0].width >= ALONE_CUT_WIDTH * marks[0].height
+
+
 def own_ink(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
     """The ink of one mark alone within its box (its faint edges kept, neighbours left out)."""
     top, bottom = max(mark.top - 2, 0), mark.bottom + 2
