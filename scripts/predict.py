@@ -4,8 +4,8 @@ Images are plain arguments (any file name, spaces and brackets included) or ``im
 the other options are Hydra overrides (``format=json``, ``ckpt=PATH``, ``run_id=ID``).
 ``mode=number`` reads a row of digits (``auto``, the default, does when it sees several).
 Exit status: 0 every image answered (a digit, a number, or "not a digit" and why), 1 some
-could not be read (the rest are printed), 2 a mistake (bad option, no usable model) before
-anything was predicted.
+could not be read (the rest are printed), 2 a mistake (bad option, no usable model, no file
+found at all) before anything was predicted.
 """
 
 import sys
@@ -39,6 +39,9 @@ def main(cfg: DictConfig) -> None:
     preview_dir = check_preview_dir(Path(cfg.preview_dir)) if cfg.save_preview else None
     files, failures = expand_inputs(images)
     classifier = choose_model(cfg)
+    if not files:  # every name given is a mistake, said after any mistake in the options
+        found = "; ".join(str(failure.error) for failure in failures) or "no image was given"
+        raise UserError(f"Nothing to predict ({found}).")
     print(f"model: {classifier.source}", file=sys.stderr)
     results = failures + predict_files(
         classifier, files, cfg.batch_size, preview_dir, cfg.mode, cfg.min_confidence

@@ -12,6 +12,7 @@ from digit_recognizer.prediction import percent
 from tests.helpers import (
     copy_store,
     dot_png,
+    one_error_line,
     run_script,
     runs_of,
     store_client,
@@ -105,12 +106,20 @@ def test_not_a_digit_is_an_answer_with_exit_0(
     assert result.returncode == 2 and "min_confidence" in result.stderr
 
 
-def test_empty_directory_is_an_error_line(tiny_checkpoint: Path, tmp_path: Path) -> None:
+def test_nothing_to_predict_is_one_sentence_and_exit_2(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    # An empty folder, a missing file, a pattern that matches nothing: a mistake.
     (tmp_path / "empty").mkdir()
-    result = run_script(
-        "predict.py", [f"img={tmp_path}/empty", f"ckpt={tiny_checkpoint}"], tmp_path
-    )
-    assert result.returncode == 1 and "directory holds no images" in result.stderr
+    for img in (f"{tmp_path}/empty", "nothere.png", f"[{tmp_path}/nothere.png,{tmp_path}/*.jpg]"):
+        result = run_script("predict.py", [f"img={img}", f"ckpt={tiny_checkpoint}"], tmp_path)
+        assert result.returncode == 2, result.stderr
+        error = one_error_line(result.stderr)
+        assert error.startswith("error: Nothing to predict (")
+        if img.endswith("empty"):
+            assert "directory holds no images" in error
+    assert f"{tmp_path}/*.jpg: no files match this pattern" in result.stderr
+    assert f"{tmp_path}/nothere.png: no such file" in result.stderr
 
 
 def test_a_checkpoint_needs_no_tracking_store(

@@ -95,8 +95,11 @@ def expand_inputs(specs: str | Sequence[str]) -> tuple[list[Path], list[Predicti
         elif not path.exists() and any(char in spec for char in _GLOB_CHARS):
             found = _glob(path)
             empty = "no files match this pattern"
+        elif not path.exists():
+            failures.append(Prediction(spec, error=f"{spec}: no such file"))
+            continue
         else:
-            files.append(path)  # a missing file is reported when it is read
+            files.append(path)  # a file that vanishes before it is read is reported then
             continue
         if not found:
             failures.append(Prediction(spec, error=f"{spec}: {empty}"))
