@@ -16,6 +16,7 @@ from tests.helpers import (
     free_port,
     run_script,
     store_client,
+    store_uri,
     wait_until_healthy,
 )
 
@@ -147,3 +148,16 @@ def test_a_run_records_its_process_from_creation(tmp_path: Path) -> None:
     assert run.data.tags[tracking.PID_TAG] == str(os.getpid())
     assert run.data.tags[tracking.HOST_TAG] == socket.gethostname()
     assert run.data.tags["mine"] == "kept" and not tracking.is_stale(run)  # alive: this process
+
+
+def test_a_run_killed_before_its_parameters_shows_unknowns_not_defaults(tmp_path: Path) -> None:
+    # A training killed while it started: a RUNNING run with no parameters yet. The table
+    # must not claim it trained without augmentation.
+    from digit_recognizer.comparison import top_runs
+
+    client = store_client(tmp_path)
+    experiment = client.create_experiment("mnist")
+    client.create_run(experiment, run_name="cut short")
+    (row,) = top_runs(store_uri(tmp_path), "mnist", "val/acc_best", 10)
+    assert row["run"] == "cut short"
+    assert (row["lr"], row["batch"], row["augment"]) == ("?", "?", "?")

@@ -72,7 +72,7 @@ def top_runs(
                 "sweep": tags.get("sweep"),
                 "lr": params.get("model.optimizer.lr", "?"),
                 "batch": params.get("data.batch_size", "?"),
-                "augment": params.get("data.augment", "False"),
+                "augment": params.get("data.augment", "?"),
                 "val/acc_best": metrics.get(BEST_METRIC),
                 "test/acc": metrics.get("test/acc"),
                 "epochs": int(metrics["epoch"]) if "epoch" in metrics else None,
