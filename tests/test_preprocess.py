@@ -86,6 +86,28 @@ def test_transparent_background_is_composited_on_white() -> None:
     assert similarity(frame, REFERENCE) > 0.95
 
 
+@pytest.mark.parametrize("colour", [(255, 255, 255), (255, 220, 0), (30, 60, 200), (0, 0, 0)])
+def test_strokes_of_any_colour_on_a_transparent_canvas_are_ink(colour: tuple) -> None:
+    # Drawing apps export strokes on a transparent canvas: white ones must not vanish on
+    # white paper (they went blank: "no digit found").
+    rgba = np.zeros((*stroke_digit().shape, 4), dtype=np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = 255 - stroke_digit()
+    frame = to_mnist_array(encode(Image.fromarray(rgba, "RGBA")))
+    assert similarity(frame, REFERENCE) > 0.95
+
+
+def test_a_scan_with_transparent_margins_stays_on_white_paper() -> None:
+    # Light paper, opaque, in a transparent frame (a scan turned or padded by an editor):
+    # the paper is not taken for light strokes.
+    scan = stroke_digit()
+    rgba = np.zeros((scan.shape[0] + 40, scan.shape[1] + 40, 4), dtype=np.uint8)
+    rgba[20:-20, 20:-20, :3] = scan[..., None]
+    rgba[20:-20, 20:-20, 3] = 255
+    frame = to_mnist_array(encode(Image.fromarray(rgba, "RGBA")))
+    assert similarity(frame, REFERENCE) > 0.95
+
+
 # HEIC is left out: it carries its rotation in the container (irot/imir boxes, as iPhones
 # write them), which libheif applies while decoding; its EXIF orientation is informational
 # (the HEIF standard), and pillow-heif can write no irot to test with.

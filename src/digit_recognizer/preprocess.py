@@ -144,7 +144,9 @@ def decode_bytes(image: Image.Image) -> int:
 
 
 def to_grayscale(image: Image.Image) -> np.ndarray:
-    """Upright greyscale float32 array in [0, 1]; transparency is composited on white paper."""
+    """Upright greyscale float32 array in [0, 1]. Transparency is composited on white paper,
+    or on black where most of the image is transparent and what is drawn on it is light
+    (white strokes on a transparent canvas, as drawing apps export them)."""
     image = ImageOps.exif_transpose(image) or image
     image.thumbnail(working_size(image.size), Image.Resampling.BOX)  # keeps aspect
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
@@ -156,12 +158,23 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if has_alpha:
         rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        paper = Image.new("RGBA", rgba.size, _paper_for(rgba))
         image = Image.alpha_composite(paper, rgba)
     grey = (
         image.convert("RGB").convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
     )
     return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def _paper_for(rgba: Image.Image) -> tuple[int, int, int, int]:
+    """White paper, unless most of the image is transparent and its opaque pixels are light
+    on average: then black, so that light strokes stay visible."""
+    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+    if (alpha < 0.5).mean() <= 0.5 or not alpha.any():
+        return (255, 255, 255, 255)
+    light = np.asarray(rgba.convert("L"), dtype=np.float32) / 255.0
+    drawn = float((light * alpha).sum() / alpha.sum())
+    return (0, 0, 0, 255) if drawn > 0.5 else (255, 255, 255, 255)
 
 
 def working_size(size: tuple[int, int]) -> tuple[int, int]:
