@@ -4,6 +4,7 @@ import atexit
 import gc
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -104,7 +105,9 @@ def _is_hydra_list(value: str) -> bool:
 
 
 def report_user_errors(task: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a ``UserError`` as one line on stderr and exit with its code, instead of a traceback."""
+    """Print a ``UserError`` as one line on stderr and exit with its code, instead of a
+    traceback; Ctrl-C is one line too, and exit status 130, as a shell reports it; a closed
+    pipe on stdout ends the command quietly (141, as for any command cut off by ``head``)."""
     from digit_recognizer.errors import UserError
 
     @wraps(task)
@@ -114,8 +117,56 @@ def report_user_errors(task: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            print("interrupted by Ctrl-C", file=sys.stderr)
+            sys.exit(128 + signal.SIGINT)
+        except BrokenPipeError:  # `predict.py photos/ | head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush at exit
+            sys.exit(128 + signal.SIGPIPE)
 
     return wrapper
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM, inside ``sigterm_as_interrupt``: the caller keeps what it has."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code  # 128 + signal number, as a shell reports it
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM that arrive within the block take effect when it is done."""
+    arrived: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda n, _: arrived.append(n)) for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in arrived[:1]:
+            signal.raise_signal(signum)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within: Ctrl-C and SIGTERM both raise ``Interrupted``, so a loop that gives answers as
+    it goes can say how far it got instead of dying with a traceback (Ctrl-C) or silently
+    (SIGTERM)."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise Interrupted("SIGTERM", 128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("Ctrl-C", 128 + signal.SIGINT) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def checked_options(schema_name: str, cfg: "DictConfig") -> None:

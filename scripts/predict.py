@@ -10,17 +10,24 @@ found at all) before anything was predicted.
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from _entry import (
     CONFIG_DIR,
+    Interrupted,
     checked_options,
     choose_model,
     loading_libraries,
     path_arguments,
     report_user_errors,
+    signals_held,
+    sigterm_as_interrupt,
 )
 from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    from digit_recognizer.prediction import Prediction
 
 # Options naming files: their values reach the config exactly as typed.
 PATH_KEYS = ("ckpt", "preview_dir")
@@ -32,7 +39,11 @@ def main(cfg: DictConfig) -> None:
     from digit_recognizer.errors import UserError
 
     with loading_libraries():
-        from digit_recognizer.prediction import check_preview_dir, expand_inputs, predict_files
+        from digit_recognizer.prediction import (
+            check_preview_dir,
+            expand_inputs,
+            predict_in_batches,
+        )
 
     checked_options("PredictConfig", cfg)
     images = OmegaConf.to_object(cfg.img) if not isinstance(cfg.img, str) else [cfg.img]
@@ -43,23 +54,50 @@ def main(cfg: DictConfig) -> None:
         found = "; ".join(str(failure.error) for failure in failures) or "no image was given"
         raise UserError(f"Nothing to predict ({found}).")
     print(f"model: {classifier.source}", file=sys.stderr)
-    results = failures + predict_files(
-        classifier, files, cfg.batch_size, preview_dir, cfg.mode, cfg.min_confidence
-    )
-    for result in results:
-        if cfg.format == "json":
-            print(result.as_json())
-        else:
-            print(result.as_text(), file=sys.stderr if result.error else sys.stdout)
-    sys.stdout.flush()
-    if preview_dir is not None:  # after the answers: a failure here loses none of them
-        try:
-            for result in results:
-                result.save_preview(preview_dir)
-        except OSError as err:
-            raise UserError(f"Could not write previews into {preview_dir}: {err}") from err
-        print(f"previews: {preview_dir}", file=sys.stderr)
-    sys.exit(1 if any(result.error for result in results) else 0)
+    for failure in failures:
+        _show(failure, cfg.format)
+    results: list[Prediction] = []
+    try:  # each answer is printed as it comes: an interruption keeps those already given
+        with sigterm_as_interrupt():
+            for batch in predict_in_batches(
+                classifier, files, cfg.batch_size, preview_dir, cfg.mode, cfg.min_confidence
+            ):
+                with signals_held():  # a batch read is a batch given, whole
+                    for result in batch:
+                        results.append(result)
+                        _show(result, cfg.format)
+    except Interrupted as stop:
+        sys.stdout.flush()
+        print(
+            f"interrupted by {stop.signal_name}: {len(results)} of {len(files)} images "
+            "answered above",
+            file=sys.stderr,
+        )
+        _save_previews(results, preview_dir)
+        sys.exit(stop.exit_code)
+    _save_previews(results, preview_dir)
+    sys.exit(1 if failures or any(result.error for result in results) else 0)
+
+
+def _show(result: "Prediction", output_format: str) -> None:
+    if output_format == "json":
+        print(result.as_json(), flush=True)
+    else:
+        print(result.as_text(), file=sys.stderr if result.error else sys.stdout, flush=True)
+
+
+def _save_previews(results: list["Prediction"], preview_dir: Path | None) -> None:
+    """After the answers: a failure here loses none of them."""
+    from digit_recognizer.errors import UserError
+
+    if preview_dir is None:
+        return
+    try:
+        for result in results:
+            result.save_preview(preview_dir)
+    except OSError as err:
+        raise UserError(f"Could not write previews into {preview_dir}: {err}") from err
+    print(f"previews: {preview_dir}", file=sys.stderr)
 
 
 if __name__ == "__main__":

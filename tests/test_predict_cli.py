@@ -3,6 +3,7 @@
 import json
 import re
 from pathlib import Path
+from signal import SIGINT, SIGPIPE, SIGTERM
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ from PIL import Image
 from digit_recognizer.prediction import percent
 from tests.helpers import (
     copy_store,
+    digit_png,
     dot_png,
     one_error_line,
     run_script,
     runs_of,
+    start_script,
     store_client,
     synthetic_digits,
 )
@@ -239,3 +242,44 @@ def test_an_iphone_photo_in_a_folder_is_read_like_its_png(
     records = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
     assert set(records) == {"IMG_0001.HEIC", "IMG_0001.png"}
     assert records["IMG_0001.HEIC"]["digit"] == records["IMG_0001.png"]["digit"] is not None
+
+
+@pytest.mark.parametrize(("signal_name", "signum"), [("Ctrl-C", SIGINT), ("SIGTERM", SIGTERM)])
+def test_an_interrupted_prediction_keeps_the_answers_it_gave(
+    tiny_checkpoint: Path, tmp_path: Path, signal_name: str, signum: int
+) -> None:
+    # Answers are printed as they come, so stopping a long folder keeps those already given,
+    # says how far it got in one line and exits as a shell reports the signal.
+    folder = tmp_path / "many"
+    folder.mkdir()
+    picture = digit_png(56)
+    for index in range(3000):
+        (folder / f"{index:04d}.png").write_bytes(picture)
+    args = [str(folder), f"ckpt={tiny_checkpoint}", "batch_size=32"]
+    process = start_script("predict.py", args, tmp_path)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()  # answers are coming
+    process.send_signal(signum)
+    rest, stderr = process.stdout.read(), process.stderr.read()  # past readline's buffer
+    assert process.wait(timeout=60) == 128 + signum, stderr
+    assert "Traceback" not in stderr
+    answered = [first, *rest.splitlines()]
+    assert all(re.match(rf"{re.escape(str(folder))}/\d{{4}}\.png: ", line) for line in answered)
+    assert 32 <= len(answered) < 3000
+    (line,) = [line for line in stderr.splitlines() if line.startswith("interrupted")]
+    assert line == f"interrupted by {signal_name}: {len(answered)} of 3000 images answered above"
+
+
+def test_a_closed_pipe_ends_prediction_quietly(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    # `predict.py photos/ | head -1`: no traceback when the reader stops reading.
+    folder = tmp_path / "some"
+    folder.mkdir()
+    for index in range(400):
+        (folder / f"{index:03d}.png").write_bytes(digit_png(56))
+    process = start_script("predict.py", [str(folder), f"ckpt={tiny_checkpoint}"], tmp_path)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 128 + SIGPIPE
+    assert "Traceback" not in stderr and "Error" not in stderr

@@ -4,7 +4,7 @@ import fnmatch
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ from digit_recognizer.inference import Classifier
 from digit_recognizer.preprocess import IMAGE_SUFFIXES, NotADigit, Piece, to_mnist_digits
 from digit_recognizer.reading import Reading, percent, read_all
 
-__all__ = ["Prediction", "expand_inputs", "percent", "predict_files"]
+__all__ = ["Prediction", "expand_inputs", "percent", "predict_files", "predict_in_batches"]
 
 
 @dataclass
@@ -184,8 +184,11 @@ def preprocess_all(
         except UserError as err:
             return err
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         return list(pool.map(one, files))
+    finally:  # interrupted: the files not started yet are dropped, not read first
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def predict_files(
@@ -197,23 +200,41 @@ def predict_files(
     min_confidence: float | None = None,
 ) -> list[Prediction]:
     """Read every file; failures are reported per file and do not stop the rest."""
-    found = preprocess_all(files, mode)
-    results = [Prediction(str(path)) for path in files]
-    readable = [i for i, item in enumerate(found) if isinstance(item, list | NotADigit)]
-    readings = read_all(
-        classifier,
-        [found[i] for i in readable],  # type: ignore[misc]
-        min_confidence,
-        batch_size,
-    )
-    for index, item in enumerate(found):
-        if not isinstance(item, list | NotADigit):
-            results[index].error = str(item)
-    for index, reading in zip(readable, readings, strict=True):
-        results[index].reading = reading
-        if preview_dir is not None and reading.parts:
-            results[index].preview = str(preview_dir / f"{index:04d}-{files[index].stem}.png")
-    return results
+    batches = predict_in_batches(classifier, files, batch_size, preview_dir, mode, min_confidence)
+    return [result for batch in batches for result in batch]
+
+
+def predict_in_batches(
+    classifier: Classifier,
+    files: Sequence[Path],
+    batch_size: int = 256,
+    preview_dir: Path | None = None,
+    mode: str = "auto",
+    min_confidence: float | None = None,
+) -> Iterator[list[Prediction]]:
+    """The files' predictions in order, ``batch_size`` files at a time, so that a caller can
+    show (and keep) the answers of a long list as they come: an interrupted run has lost
+    at most the batch it was reading."""
+    for start in range(0, len(files), batch_size):
+        chunk = files[start : start + batch_size]
+        found = preprocess_all(chunk, mode)
+        results = [Prediction(str(path)) for path in chunk]
+        readable = [i for i, item in enumerate(found) if isinstance(item, list | NotADigit)]
+        readings = read_all(
+            classifier,
+            [found[i] for i in readable],  # type: ignore[misc]
+            min_confidence,
+            batch_size,
+        )
+        for index, item in enumerate(found):
+            if not isinstance(item, list | NotADigit):
+                results[index].error = str(item)
+        for index, reading in zip(readable, readings, strict=True):
+            results[index].reading = reading
+            if preview_dir is not None and reading.parts:
+                name = f"{start + index:04d}-{chunk[index].stem}.png"
+                results[index].preview = str(preview_dir / name)
+        yield results
 
 
 def check_preview_dir(folder: Path) -> Path:
