@@ -120,6 +120,27 @@ def test_upload_over_5_mb_gets_413(client: TestClient) -> None:
     assert client.get("/health").status_code == 200
 
 
+def test_the_image_itself_as_the_body_is_read(client: TestClient) -> None:
+    # curl --data-binary @digit.png -H 'Content-Type: image/png', or any upload tool that
+    # sends the file as it is; media types are case-insensitive.
+    for content_type in ("image/png", "application/octet-stream", "IMAGE/PNG"):
+        response = client.post(
+            "/api/predict", content=digit_png(), headers={"content-type": content_type}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["digit"] is not None
+    response = client.post(
+        "/api/predict", content=b"not an image", headers={"content-type": "image/png"}
+    )
+    assert response.status_code == 400 and "not an image" in response.json()["detail"]
+    upper = {"content-type": "Multipart/Form-Data; boundary=b"}
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n\r\n'
+    response = client.post(
+        "/api/predict", content=body + digit_png() + b"\r\n--b--\r\n", headers=upper
+    )
+    assert response.status_code == 200, response.text
+
+
 def test_other_bodies_are_refused(client: TestClient) -> None:
     assert (
         client.post(

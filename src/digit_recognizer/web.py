@@ -117,7 +117,8 @@ def create_app(
         },
     )
     async def predict(request: Request) -> Response:
-        """Send an image as multipart form field ``file``, or JSON ``{"image": "data:image/png;base64,..."}``."""
+        """Send an image as multipart form field ``file``, JSON ``{"image": "data:image/png;base64,..."}``,
+        or the image itself as the body (``Content-Type: image/png``, ``image/jpeg``, ...)."""
         nonlocal in_flight
         if in_flight >= threads + queue:
             return _busy()
@@ -189,8 +190,12 @@ async def _read_body(request: Request, limit: int, upload_limit: int) -> bytes:
 
 
 async def _image_bytes(request: Request, body: bytes, limit: int) -> bytes:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
+    """The image a body carries: a multipart field, a JSON data URL, or the body itself
+    (``curl --data-binary @digit.png -H 'Content-Type: image/png'``)."""
+    content_type = request.headers.get("content-type", "").lower()  # case-insensitive (RFC 9110)
+    if content_type.startswith(("image/", "application/octet-stream")):
+        data = body
+    elif content_type.startswith("multipart/form-data"):
         data = await _form_file(request, body, limit)
     elif content_type.startswith("application/json"):
         try:
@@ -200,7 +205,9 @@ async def _image_bytes(request: Request, body: bytes, limit: int) -> bytes:
         data = _decode_data_url(payload.get("image") if isinstance(payload, dict) else None)
     else:
         raise HTTPException(
-            415, "send multipart/form-data (field 'file') or JSON {'image': data URL}"
+            415,
+            "send multipart/form-data (field 'file'), JSON {'image': data URL}, or the image "
+            "itself as image/* or application/octet-stream",
         )
     if len(data) > limit:
         raise _too_large(limit)
