@@ -20,12 +20,14 @@ def main(cfg: DictConfig) -> None:
     from digit_recognizer.serving import (
         SETTINGS_VARIABLE,
         HeadDeadlineProtocol,
+        check_address,
         default_workers,
         log_config,
     )
     from digit_recognizer.web import LOCAL_HOSTS
 
     checked_options("ServeConfig", cfg)
+    check_address(cfg.host, cfg.port)
     classifier = choose_model(cfg)  # once, here: a bad choice is one line before any worker
     workers = cfg.workers or default_workers()
     print(f"model: {classifier.source}; {workers} worker process(es)", file=sys.stderr)

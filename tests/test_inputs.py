@@ -223,6 +223,7 @@ def call_script(name: str, overrides: list[str], workdir: Path) -> tuple[int, st
         ("serve", "port=-1", "port=-1"),
         ("serve", "max_upload_mb=abc", "max_upload_mb='abc'"),
         ("serve", "max_upload_mb=-1", "max_upload_mb=-1"),
+        ("serve", "host=no.such.host.invalid", "host=no.such.host.invalid: no such address"),
         ("register", "name='a/b'", "name='a/b'"),
         ("compare", "top=0", "top=0"),
     ],
@@ -234,6 +235,18 @@ def test_bad_options_are_one_line_and_exit_2(
     status, stderr = call_script(script, [*extra, override], trained_store)
     assert status == 2, stderr
     assert expected in one_error_line(stderr)
+
+
+def test_serving_on_a_port_in_use_is_one_sentence(trained_store: Path) -> None:
+    # uvicorn would start, log a bind error among its start-up lines and exit 3.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, stderr = call_script("serve", [f"port={port}"], trained_store)
+    assert status == 2, stderr
+    error = one_error_line(stderr)
+    assert f"127.0.0.1:{port}: another program listens there; choose another port=" in error
 
 
 def test_an_unwritable_preview_folder_is_refused_before_predicting(

@@ -6,9 +6,11 @@ The app itself (routes, body limits, the thread pool) is in ``web.py``; this mod
 """
 
 import asyncio
+import errno
 import json
 import logging
 import os
+import socket
 import time
 from collections import Counter
 from typing import Any
@@ -103,6 +105,32 @@ def log_config() -> dict[str, Any]:
     for handler in config["handlers"].values():
         handler["filters"] = ["refusals"]
     return config
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, in one sentence, an address this machine cannot serve on (a port another
+    program listens on, a host name that is not this machine's), before anything starts;
+    uvicorn would start, log a bind error and exit 3."""
+    from digit_recognizer.errors import UserError
+
+    try:
+        (family, kind, proto, _, address), *_ = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as err:
+        raise UserError(f"Cannot serve on host={host}: no such address ({err}).") from err
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            why = {
+                errno.EADDRINUSE: "another program listens there",
+                errno.EADDRNOTAVAIL: "that is not an address of this machine",
+            }.get(err.errno or 0, err.strerror or str(err))
+            raise UserError(
+                f"Cannot serve on {host}:{port}: {why}; choose another port= (or host=)."
+            ) from err
 
 
 def default_workers(cores: int | None = None) -> int:
