@@ -121,12 +121,11 @@ def test_upload_over_5_mb_gets_413(client: TestClient) -> None:
 
 
 def test_the_image_itself_as_the_body_is_read(client: TestClient) -> None:
-    # curl --data-binary @digit.png -H 'Content-Type: image/png', or any upload tool that
-    # sends the file as it is; media types are case-insensitive.
-    for content_type in ("image/png", "application/octet-stream", "IMAGE/PNG"):
-        response = client.post(
-            "/api/predict", content=digit_png(), headers={"content-type": content_type}
-        )
+    # curl --data-binary @digit.png -H 'Content-Type: image/png', curl -T digit.png -X POST
+    # (no type at all), or any tool that sends the file as it is; types are case-insensitive.
+    for content_type in ("image/png", "application/octet-stream", "IMAGE/PNG", None):
+        headers = {"content-type": content_type} if content_type else {}
+        response = client.post("/api/predict", content=digit_png(), headers=headers)
         assert response.status_code == 200, response.text
         assert response.json()["digit"] is not None
     response = client.post(

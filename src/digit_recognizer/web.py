@@ -191,9 +191,10 @@ async def _read_body(request: Request, limit: int, upload_limit: int) -> bytes:
 
 async def _image_bytes(request: Request, body: bytes, limit: int) -> bytes:
     """The image a body carries: a multipart field, a JSON data URL, or the body itself
-    (``curl --data-binary @digit.png -H 'Content-Type: image/png'``)."""
+    (``curl --data-binary @digit.png -H 'Content-Type: image/png'``, or with no type at all,
+    as ``curl -T digit.png -X POST`` sends it)."""
     content_type = request.headers.get("content-type", "").lower()  # case-insensitive (RFC 9110)
-    if content_type.startswith(("image/", "application/octet-stream")):
+    if not content_type or content_type.startswith(("image/", "application/octet-stream")):
         data = body
     elif content_type.startswith("multipart/form-data"):
         data = await _form_file(request, body, limit)
