@@ -127,6 +127,33 @@ def report_user_errors(task: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def run_main(main: Callable[[], Any]) -> None:
+    """Call a script's Hydra ``main``: an option Hydra cannot apply (an unknown key, a
+    malformed override, a config group choice that does not exist) is one line and exit 2,
+    like a bad value, not Hydra's several lines and exit 1."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then raises its errors here, unprinted
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as err:
+        print(f"error: {_hydra_sentence(err)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _hydra_sentence(err: BaseException) -> str:
+    """Hydra's message on one line: its own lines, then the cause's first, without the list
+    of config search paths."""
+    unknown = re.match(r"Could not override '([^']+)'", str(err))
+    if unknown and "not in struct" in str(err.__cause__):
+        return f"There is no option {unknown[1]} (a typo? `--cfg job` shows the options)."
+    text = str(err).split("Config search path:")[0]
+    words = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    cause = str(err.__cause__).strip().splitlines() if err.__cause__ else []
+    return f"{words} ({cause[0]})" if cause and cause[0] not in words else words
+
+
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM, inside ``sigterm_as_interrupt``: the caller keeps what it has."""
 

@@ -3,7 +3,7 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, path_arguments, report_user_errors
+from _entry import CONFIG_DIR, checked_options, path_arguments, report_user_errors, run_main
 from omegaconf import DictConfig
 
 # An MLflow filter holds spaces, quotes and '=': it reaches the config exactly as typed
@@ -54,4 +54,4 @@ def _cell(column: str, value: object) -> str:
 
 if __name__ == "__main__":
     sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
-    main()
+    run_main(main)

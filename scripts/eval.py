@@ -6,7 +6,14 @@ With the MLflow logger on and a model from a run, the scores and figures go onto
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, choose_model, path_arguments, report_user_errors
+from _entry import (
+    CONFIG_DIR,
+    checked_options,
+    choose_model,
+    path_arguments,
+    report_user_errors,
+    run_main,
+)
 from omegaconf import DictConfig
 
 # Options naming files: their values reach the config exactly as typed.
@@ -50,4 +57,4 @@ def main(cfg: DictConfig) -> float:
 
 if __name__ == "__main__":
     sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
-    main()
+    run_main(main)

@@ -21,6 +21,7 @@ from _entry import (
     loading_libraries,
     path_arguments,
     report_user_errors,
+    run_main,
     signals_held,
     sigterm_as_interrupt,
 )
@@ -102,4 +103,4 @@ def _save_previews(results: list["Prediction"], preview_dir: Path | None) -> Non
 
 if __name__ == "__main__":
     sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key="img")
-    main()
+    run_main(main)

@@ -7,7 +7,7 @@ one from its best checkpoint if it has none) and prints how to serve that versio
 from typing import TYPE_CHECKING
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, report_user_errors
+from _entry import CONFIG_DIR, checked_options, report_user_errors, run_main
 from omegaconf import DictConfig
 
 if TYPE_CHECKING:
@@ -46,4 +46,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

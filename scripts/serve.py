@@ -5,7 +5,14 @@ import os
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, choose_model, path_arguments, report_user_errors
+from _entry import (
+    CONFIG_DIR,
+    checked_options,
+    choose_model,
+    path_arguments,
+    report_user_errors,
+    run_main,
+)
 from omegaconf import DictConfig
 
 # Options naming files: their values reach the config exactly as typed.
@@ -65,4 +72,4 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
-    main()
+    run_main(main)

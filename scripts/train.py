@@ -3,7 +3,7 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, loading_libraries, path_arguments, report_user_errors
+from _entry import CONFIG_DIR, loading_libraries, path_arguments, report_user_errors, run_main
 from omegaconf import DictConfig
 
 # Options naming files: their values reach the config exactly as typed.
@@ -26,4 +26,4 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     sys.argv[1:] = path_arguments(sys.argv[1:], PATH_KEYS, list_key=None)
-    main()
+    run_main(main)

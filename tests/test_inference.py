@@ -9,7 +9,7 @@ import torch
 
 from digit_recognizer.errors import ModelUnavailable
 from digit_recognizer.inference import load_classifier
-from digit_recognizer.nets import SeedCNN
+from digit_recognizer.nets import SeedCNN, build_net
 
 
 class Payload:
@@ -47,6 +47,32 @@ def test_corrupt_checkpoint_is_refused(tmp_path: Path, tiny_checkpoint: Path) ->
     path.write_bytes(b"definitely not a checkpoint")
     with pytest.raises(ModelUnavailable, match="corrupt"):
         load_classifier(path)
+    # Any file at all (ckpt=/etc/passwd): the safe unpickler fails with IndexError, KeyError...
+    path.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n" * 5)
+    with pytest.raises(ModelUnavailable, match="corrupt"):
+        load_classifier(path)
+    for seed in range(200):
+        noise = np.random.default_rng(seed).integers(0, 256, 64, dtype=np.uint8).tobytes()
+        path.write_bytes(b"\x80\x02" + noise)  # a pickle's first bytes, then anything
+        with pytest.raises(ModelUnavailable):
+            load_classifier(path)
+
+
+def test_a_checkpoint_with_odd_keys_or_weights_is_refused(
+    tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    good = torch.load(tiny_checkpoint, weights_only=True)
+    path = tmp_path / "odd.ckpt"
+    for state in (
+        {1: torch.zeros(1), **good["state_dict"]},  # a key that is no name
+        {k: v.to(torch.complex64) for k, v in good["state_dict"].items()},
+    ):
+        torch.save({**good, "state_dict": state}, path)
+        if any(isinstance(key, int) for key in state):
+            load_classifier(path)  # the net's own weights are all there: it loads
+            continue
+        with pytest.raises(ModelUnavailable, match="no real-valued weights"):
+            load_classifier(path)
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path: Path) -> None:
@@ -67,3 +93,18 @@ def test_weights_that_do_not_fit_the_net_are_refused(tmp_path: Path) -> None:
 def test_missing_checkpoint_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="does not exist"):
         load_classifier(tmp_path / "nope.ckpt")
+
+
+def batchnorm_checkpoint(path: Path) -> Path:
+    """A checkpoint of an (untrained) 11-output BatchNormCNN, as experiment=reader writes one:
+    its batch norms hold an integer buffer (num_batches_tracked) beside the float weights."""
+    spec = {"name": "BatchNormCNN", "width": 8, "num_classes": 11}
+    state = {f"net.net.{key}": value for key, value in build_net(**spec).state_dict().items()}
+    torch.save({"hyper_parameters": {"net": spec}, "state_dict": state}, path)
+    return path
+
+
+def test_a_batchnorm_checkpoint_loads(tmp_path: Path) -> None:
+    classifier = load_classifier(batchnorm_checkpoint(tmp_path / "reader.ckpt"))
+    assert classifier.knows_not_a_digit and classifier.spec["name"] == "BatchNormCNN"
+    assert classifier.predict(np.zeros((2, 28, 28), dtype=np.uint8)).shape == (2, 10)

@@ -237,6 +237,46 @@ def test_bad_options_are_one_line_and_exit_2(
     assert expected in one_error_line(stderr)
 
 
+@pytest.mark.parametrize(
+    ("script", "override", "expected"),
+    [
+        ("train", "trainer.max_epoch=3", "There is no option trainer.max_epoch (a typo?"),
+        ("predict", "formt=json", "There is no option formt"),
+        ("train", "model=resnet", "Could not find 'model/resnet' Available options in 'model':"),
+        ("eval", "uploads=[1,", "no viable alternative at input"),
+    ],
+)
+def test_options_hydra_cannot_apply_are_one_line_and_exit_2(
+    tmp_path: Path, script: str, override: str, expected: str
+) -> None:
+    # An unknown key, a group choice that does not exist, a malformed override: refused by
+    # Hydra before the script runs, in one line and exit 2 as a bad value is (Hydra alone
+    # prints several lines and exits 1).
+    result = run_script(f"{script}.py", [override], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert expected in result.stderr
+    assert not (tmp_path / "mlruns").exists()  # nothing started
+
+
+def test_a_start_checkpoint_must_be_ours_and_fit_the_net(tmp_path: Path) -> None:
+    # Lightning would load it and fail with a traceback listing every missing key; and any
+    # file at all given as ckpt_path= reached torch.load's unpickler (IndexError traceback).
+    from tests.test_inference import batchnorm_checkpoint
+
+    reader = batchnorm_checkpoint(tmp_path / "reader.ckpt")
+    result = run_script("train.py", [f"ckpt_path={reader}"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "holds a net {'name': 'BatchNormCNN'" in one_error_line(result.stderr)
+    assert "this run builds {'name': 'SeedCNN'" in one_error_line(result.stderr)
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n" * 5)
+    result = run_script("train.py", [f"ckpt_path={text}"], tmp_path)
+    assert result.returncode == 2
+    assert "corrupt or not a PyTorch file" in one_error_line(result.stderr)
+    assert not (tmp_path / "mlruns").exists()  # refused before any run was recorded
+
+
 def test_serving_on_a_port_in_use_is_one_sentence(trained_store: Path) -> None:
     # uvicorn would start, log a bind error among its start-up lines and exit 3.
     with socket.socket() as taken:

@@ -2,8 +2,8 @@
 
 import math
 import pickle
-import zipfile
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class Classifier:
     min_confidence: float = 0.0
     # Whether the net has an 11th output, "not a digit" (it can tell a bad cut from a digit).
     knows_not_a_digit: bool = False
+    spec: dict[str, Any] = field(default_factory=dict)  # the net's checked spec
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -72,15 +73,11 @@ def load_classifier(path: str | Path) -> Classifier:
     if not path.is_file():
         raise ModelUnavailable(f"Checkpoint {path} does not exist.")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        pickle.UnpicklingError,
-        RuntimeError,
-        EOFError,
-        OSError,
-        zipfile.BadZipFile,
-        ValueError,
-    ) as err:
+        with warnings.catch_warnings():  # a foreign file's pickle protocol is no news to print
+            warnings.simplefilter("ignore", UserWarning)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any bytes at all: the safe unpickler fails in many ways
+        # (IndexError, KeyError, ... on a text file), all of them meaning "not a checkpoint".
         # Only a real pickle names the globals it wanted; anything else is a broken file.
         if isinstance(err, pickle.UnpicklingError) and "GLOBAL" in str(err):
             raise ModelUnavailable(
@@ -101,6 +98,7 @@ def load_classifier(path: str | Path) -> Classifier:
         checkpoint=str(path),
         min_confidence=float(min_confidence),
         knows_not_a_digit=spec.get("num_classes", NUM_CLASSES) > NUM_CLASSES,
+        spec=spec,
     )
 
 
@@ -126,8 +124,10 @@ def _checked_contents(
             f"has {NUM_CLASSES} (or {NUM_CLASSES + 1} with 'not a digit')."
         )
     weights = _net_weights(state)
-    if not weights or not all(isinstance(value, torch.Tensor) for value in weights.values()):
-        raise ModelUnavailable(f"Checkpoint {path} holds no weights for its net.")
+    if not weights or not all(  # complex ones would load with their imaginary part dropped
+        isinstance(value, torch.Tensor) and not value.is_complex() for value in weights.values()
+    ):
+        raise ModelUnavailable(f"Checkpoint {path} holds no real-valued weights for its net.")
     expected = state_shapes(spec)
     found = {key: tuple(value.shape) for key, value in weights.items()}
     if found != expected:
@@ -159,7 +159,8 @@ def _checked_contents(
 def _net_weights(state: dict[str, Any]) -> dict[str, Any]:
     """The net's own entries of a LightningModule state dict: ``net.net.*`` (the net inside the
     module's ProbabilityNet) or, in checkpoints from before ProbabilityNet, ``net.*``."""
-    nested = {k.removeprefix("net.net."): v for k, v in state.items() if k.startswith("net.net.")}
+    named = {k: v for k, v in state.items() if isinstance(k, str)}  # a foreign file's keys
+    nested = {k.removeprefix("net.net."): v for k, v in named.items() if k.startswith("net.net.")}
     if nested:
         return nested
-    return {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    return {k.removeprefix("net."): v for k, v in named.items() if k.startswith("net.")}

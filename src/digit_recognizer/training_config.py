@@ -8,12 +8,13 @@ from typing import Any
 
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from digit_recognizer import hardware
 from digit_recognizer.config_schema import check_train_config
 from digit_recognizer.errors import UserError
 from digit_recognizer.mnist_files import ensure_files
+from digit_recognizer.nets import check_net_spec, state_shapes
 from digit_recognizer.resume import resumed_config
 
 
@@ -26,6 +27,8 @@ def checked_training_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
     check_train_config(cfg)
     if start_from and not Path(start_from).is_file():
         raise UserError(f"ckpt_path={start_from} does not exist; give the path of a .ckpt file.")
+    if start_from:
+        _check_start_checkpoint(start_from, cfg.model.net)
     if cfg.register_model:
         if not cfg.get("logger"):
             raise UserError("register_model=true needs the MLflow logger; drop logger=none.")
@@ -39,6 +42,21 @@ def checked_training_config(cfg: DictConfig) -> tuple[DictConfig, str | None]:
         torch.set_num_threads(hardware.threads_per_job(jobs))
     ensure_files(cfg.data.root, cfg.data.download, cfg.data.get("mirrors"))
     return cfg, start_from
+
+
+def _check_start_checkpoint(path: str, net: DictConfig) -> None:
+    """A checkpoint to start from is refused, in one sentence, unless it is a digit-recognizer
+    checkpoint (checked as predict checks one) holding weights for the net this run builds:
+    Lightning would fail with a traceback listing every missing key."""
+    from digit_recognizer.inference import load_classifier
+
+    held = load_classifier(path).spec
+    wanted = check_net_spec(OmegaConf.to_container(net, resolve=True))
+    if state_shapes(held) != state_shapes(wanted):
+        raise UserError(
+            f"ckpt_path={path} holds a net {held}, but this run builds {wanted}: give the model "
+            "options it was trained with (model=..., or the experiment=... it came from)."
+        )
 
 
 def resolved_precision(trainer: DictConfig) -> Any:
