@@ -67,8 +67,7 @@ def main(cfg: DictConfig) -> None:
                     for result in batch:
                         results.append(result)
                         _show(result, cfg.format)
-    except Interrupted as stop:
-        sys.stdout.flush()
+    except Interrupted as stop:  # every answer shown was flushed as it was printed
         print(
             f"interrupted by {stop.signal_name}: {len(results)} of {len(files)} images "
             "answered above",

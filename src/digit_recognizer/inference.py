@@ -26,9 +26,12 @@ class Classifier:
     checkpoint: str = ""  # the file it was loaded from
     # Calibrated confidence below which an answer is "not a digit" (chosen on validation).
     min_confidence: float = 0.0
-    # Whether the net has an 11th output, "not a digit" (it can tell a bad cut from a digit).
-    knows_not_a_digit: bool = False
     spec: dict[str, Any] = field(default_factory=dict)  # the net's checked spec
+
+    @property
+    def knows_not_a_digit(self) -> bool:
+        """Whether the net has an 11th output, "not a digit" (it can tell a bad cut from a digit)."""
+        return self.spec.get("num_classes", NUM_CLASSES) > NUM_CLASSES
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -97,7 +100,6 @@ def load_classifier(path: str | Path) -> Classifier:
         source=str(path),
         checkpoint=str(path),
         min_confidence=float(min_confidence),
-        knows_not_a_digit=spec.get("num_classes", NUM_CLASSES) > NUM_CLASSES,
         spec=spec,
     )
 
