@@ -1,5 +1,6 @@
 """Every config group option composes and builds (Hydra compose API, no training)."""
 
+import re
 from pathlib import Path
 
 import lightning as L
@@ -100,3 +101,23 @@ def test_experiment_configs_compose_with_every_logger(
     assert isinstance(build(cfg.model, "model"), DigitClassifier)
     assert isinstance(build(cfg.data, "data"), MNISTDataModule)
     assert (not cfg.logger) if logger == "none" else cfg.logger.tracking_uri
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (["experiment=outlier", "data.cut_pairs=true"], "num_classes=11 and data.cut_pairs=true"),
+        (["model.net.num_classes=111"], "num_classes=111 and data.cut_pairs=false"),
+        (["experiment=reader", "data.cut_share=0"], "data.cut_share=0"),
+        (["model.net.num_classes=12"], "num_classes=12: a digit recognizer has 10 outputs"),
+    ],
+)
+def test_pair_outputs_and_cut_pairs_come_together(
+    overrides: list[str], named: str, tmp_path: Path
+) -> None:
+    from digit_recognizer.config_schema import check_train_config
+    from digit_recognizer.errors import UserError
+
+    with pytest.raises(UserError, match=re.escape(named)):
+        check_train_config(compose_train([*fast_overrides(tmp_path, tmp_path), *overrides]))
+    check_train_config(compose_train([*fast_overrides(tmp_path, tmp_path), "experiment=reader"]))

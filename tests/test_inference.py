@@ -95,10 +95,10 @@ def test_missing_checkpoint_is_refused(tmp_path: Path) -> None:
         load_classifier(tmp_path / "nope.ckpt")
 
 
-def batchnorm_checkpoint(path: Path) -> Path:
-    """A checkpoint of an (untrained) 11-output BatchNormCNN, as experiment=reader writes one:
+def batchnorm_checkpoint(path: Path, outputs: int = 11) -> Path:
+    """A checkpoint of an (untrained) BatchNormCNN, as experiment=outlier or reader write one:
     its batch norms hold an integer buffer (num_batches_tracked) beside the float weights."""
-    spec = {"name": "BatchNormCNN", "width": 8, "num_classes": 11}
+    spec = {"name": "BatchNormCNN", "width": 8, "num_classes": outputs}
     state = {f"net.net.{key}": value for key, value in build_net(**spec).state_dict().items()}
     torch.save({"hyper_parameters": {"net": spec}, "state_dict": state}, path)
     return path
@@ -108,3 +108,15 @@ def test_a_batchnorm_checkpoint_loads(tmp_path: Path) -> None:
     classifier = load_classifier(batchnorm_checkpoint(tmp_path / "reader.ckpt"))
     assert classifier.knows_not_a_digit and classifier.spec["name"] == "BatchNormCNN"
     assert classifier.predict(np.zeros((2, 28, 28), dtype=np.uint8)).shape == (2, 10)
+
+
+def test_a_net_with_pair_outputs_loads_and_other_output_counts_are_refused(
+    tmp_path: Path,
+) -> None:
+    reader = load_classifier(batchnorm_checkpoint(tmp_path / "pairs.ckpt", outputs=111))
+    assert reader.reads_pairs and reader.knows_not_a_digit
+    assert reader.predict(np.zeros((2, 28, 28), dtype=np.uint8)).shape == (2, 10)
+    assert reader.predict_all(np.zeros((2, 28, 28), dtype=np.uint8)).shape == (2, 111)
+    assert not load_classifier(batchnorm_checkpoint(tmp_path / "eleven.ckpt")).reads_pairs
+    with pytest.raises(ModelUnavailable, match="a net with 12 outputs; a digit recognizer has 10"):
+        load_classifier(batchnorm_checkpoint(tmp_path / "twelve.ckpt", outputs=12))

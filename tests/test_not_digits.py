@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from digit_recognizer.inference import Classifier, load_classifier
-from digit_recognizer.negatives import KINDS, NOT_DIGIT, training_negatives
+from digit_recognizer.negatives import KINDS, training_negatives
 from digit_recognizer.nets import ProbabilityNet
+from digit_recognizer.normalize import NOT_DIGIT
 from digit_recognizer.preprocess import NotADigit, Piece
 from digit_recognizer.reading import read_all
 from digit_recognizer.segment import Lattice
@@ -80,13 +81,16 @@ def test_negatives_are_drawn_of_every_kind_and_kept(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("negatives-*.npz"))) == 1
 
 
-def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("experiment", "outputs"), [("outlier", 11), ("reader", 111)])
+def test_training_with_an_eleventh_class(
+    tiny_mnist: Path, tmp_path: Path, experiment: str, outputs: int
+) -> None:
     from digit_recognizer import data
 
     overrides = [
         *fast_overrides(tmp_path, tiny_mnist),
         "logger=none",
-        "experiment=outlier",
+        f"experiment={experiment}",
         "data.not_digit_pool=40",
         "data.cut_pool=40",
     ]
@@ -96,7 +100,12 @@ def test_training_with_an_eleventh_class(tiny_mnist: Path, tmp_path: Path) -> No
     )
     classifier = load_classifier(best)
     linear = [m for m in classifier.model.net.modules() if isinstance(m, torch.nn.Linear)]
-    assert linear[-1].out_features == 11 and classifier.knows_not_a_digit
+    assert linear[-1].out_features == outputs and classifier.knows_not_a_digit
+    assert classifier.reads_pairs == (outputs > 11)  # the reader's outputs for touching pairs
+    assert classifier.predict_all(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).shape == (
+        2,
+        outputs,
+    )
     probabilities = classifier.predict(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
     assert probabilities.shape == (3, 10) and (probabilities.sum(dim=1) <= 1.0001).all()
     assert 0.0 < classifier.min_confidence < 1.0

@@ -170,6 +170,38 @@ def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
     assert ways.best_chain(confidences) == [whole]
 
 
+def test_touching_digits_with_no_clean_cut_are_read_as_a_pair() -> None:
+    from digit_recognizer.segment import MAX_PART_WIDTH
+
+    # Three rings joined by bridges: one piece of ink, three times as wide as tall.
+    mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (10, 50, 92, 122), (28, 31, 50, 92))
+    mask[16:44, 26:44] = mask[16:44, 62:80] = mask[16:44, 98:116] = False
+    (mark,), _ = _marks(mask)
+    ways = lattice(mark, digit_height([mark]))
+    wide = [k for k, width in enumerate(ways.widths) if width > MAX_PART_WIDTH]
+    whole = ways.spans.index((0, ways.cuts - 1))
+    assert set(wide) - {whole}, "no part two digits wide is offered"
+    # The first ring alone and the last two rings as one part.
+    first = next(
+        k for k, (left, _, right, _) in enumerate(ways.parts) if left == 20 and right <= 58
+    )
+    rest = ways.spans.index((ways.spans[first][1], ways.cuts - 1))
+    assert rest in wide
+    # As digits, wide parts are never read, however sure the model is of them.
+    sure = [0.99 if k in wide else 0.3 for k in range(len(ways.parts))]
+    assert not set(ways.best_chain(sure)) & (set(wide) - {whole})
+    # A model sure of the first ring as a digit and of the rest as a pair reads three digits.
+    digit_sure = [0.99 if k == first else 0.2 for k in range(len(ways.parts))]
+    pair_sure = [0.99 if k == rest else 0.01 for k in range(len(ways.parts))]
+    assert ways.best_reading(digit_sure, True, pair_sure) == [(first, False), (rest, True)]
+    # Unsure of the pair (less sure than of two digits it doubts), it keeps the digits.
+    assert all(
+        not as_pair for _, as_pair in ways.best_reading(digit_sure, True, [0.02] * len(sure))
+    )
+    # A model that cannot refuse a piece is never asked for pairs.
+    assert all(not as_pair for _, as_pair in ways.best_reading(digit_sure, False, pair_sure))
+
+
 def test_a_narrow_piece_is_cut_only_for_a_model_that_can_refuse_a_piece() -> None:
     # A "1" touching a "7": one piece of ink, narrower (0.7 of its height) than many digits.
     mask = _mask((10, 50, 20, 26), (10, 14, 26, 48), (14, 50, 40, 46))
@@ -361,3 +393,50 @@ def test_2026_drawn_on_the_page_is_read_with_its_boxes(number_png: Path, real_se
             }"""
         )
     assert green > 200  # four boxes drawn over the drawing
+
+
+def test_a_net_that_reads_pairs_answers_a_pair_as_two_digits_with_half_boxes() -> None:
+    import torch
+
+    from digit_recognizer.inference import Classifier
+    from digit_recognizer.nets import ProbabilityNet
+    from digit_recognizer.normalize import PAIRS_FROM
+    from digit_recognizer.preprocess import Piece
+    from digit_recognizer.segment import Lattice
+
+    class Marked(torch.nn.Module):
+        """Sure of the pair "27" (if it has pair outputs) for an image whose corner pixel is
+        lit, else unsure."""
+
+        def __init__(self, outputs: int) -> None:
+            super().__init__()
+            self.outputs = outputs
+            self.unused = torch.nn.Linear(1, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = torch.zeros(len(x), self.outputs)
+            if self.outputs > PAIRS_FROM:
+                logits[:, PAIRS_FROM + 27] = torch.where(x[:, 0, 0, 0] > 0, 12.0, 0.0)
+            return logits
+
+    plain, lit = np.zeros((28, 28), np.uint8), np.zeros((28, 28), np.uint8)
+    lit[0, 0] = 255
+    # One piece: two halves (unsure) or the whole (lit: sure it is "27").
+    ways = Lattice([(0, 0, 10, 20)] * 3, [(0, 1), (1, 2), (0, 2)], 3, [0.5, 0.5, 1.2])
+    piece = Piece([(plain, (0, 0, 10, 20)), (plain, (10, 0, 10, 20)), (lit, (0, 0, 21, 20))], ways)
+    model = ProbabilityNet(Marked(PAIRS_FROM + 100)).eval()
+    reader = Classifier(model, "marked", spec={"name": "Marked", "num_classes": PAIRS_FROM + 100})
+    (reading,) = read_all(reader, [[piece]], min_confidence=0.0)
+    assert reading.number == "27" and reader.reads_pairs
+    first, second = reading.parts
+    assert (first.box, second.box) == ((0, 0, 10, 20), (10, 0, 11, 20))
+    assert first.confidence > 0.99 and abs(sum(second.probabilities) - first.confidence) < 1e-3
+    # A net without pair outputs (an 11-class checkpoint) reads digits only.
+    model = ProbabilityNet(Marked(11)).eval()
+    eleven = Classifier(model, "marked", spec={"name": "Marked", "num_classes": 11})
+    (reading,) = read_all(eleven, [[piece]], min_confidence=0.0)
+    assert not eleven.reads_pairs
+    assert [part.box for part in reading.parts] in (
+        [(0, 0, 10, 20), (10, 0, 10, 20)],
+        [(0, 0, 21, 20)],
+    )

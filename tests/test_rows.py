@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digit_recognizer.mnist_files import find_raw_dir, load_split
-from digit_recognizer.negatives import NOT_DIGIT
+from digit_recognizer.normalize import NOT_DIGIT, PAIRS_FROM
 from digit_recognizer.rows import PER_ROW, _row_parts, compose_row, cut_parts, label_part
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, assert_swapped_in
 
@@ -38,7 +38,9 @@ def test_a_part_is_a_digit_only_when_it_holds_one_digit_whole_and_alone() -> Non
     assert label_part(owner, totals, (58, 5, 25, 30)) == ("digit", 2)  # the third digit, alone
     assert label_part(owner, totals, (10, 5, 19, 30)) == ("digit", 0)  # the first, nearly whole
     assert label_part(owner, totals, (10, 5, 8, 30)) == ("piece", -1)  # a piece of it
-    assert label_part(owner, totals, (10, 5, 40, 30)) == ("crowd", -1)  # two run together
+    assert label_part(owner, totals, (10, 5, 40, 30)) == ("pair", 0)  # two run together, whole
+    assert label_part(owner, totals, (10, 5, 72, 30)) == ("crowd", -1)  # three
+    assert label_part(owner, totals, (15, 5, 35, 30)) == ("crowd", -1)  # most of one, the next
     assert label_part(owner, totals, (10, 5, 24, 30)) is None  # whole, with some of the next
     assert label_part(owner, totals, (85, 5, 10, 30)) is None  # no ink at all
     # A 1 run into the first digit is too thin to count as much ink, but it is all there.
@@ -69,6 +71,26 @@ def test_cut_parts_are_half_digits_half_bad_cuts_with_the_digits_labels(tmp_path
     again = cut_parts(images, labels, 200, seed=1, cache_dir=tmp_path)
     assert np.array_equal(again[0], parts) and np.array_equal(again[1], classes)
     assert cached.stat().st_mtime_ns == next(tmp_path.glob("cuts-*.npz")).stat().st_mtime_ns
+
+
+@pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")
+def test_cut_pairs_are_a_third_labelled_with_both_digits(tmp_path: Path) -> None:
+    images, labels = load_split(find_raw_dir(SHARED_DATA), "train")
+    images, labels = images[:3000].numpy(), labels[:3000].numpy()
+    parts, classes = cut_parts(images, labels, 300, seed=1, cache_dir=tmp_path, pairs=True)
+    assert parts.shape == (300, 28, 28) and all(part.any() for part in parts)
+    assert (classes[:100] < NOT_DIGIT).all() and (classes[200:] == NOT_DIGIT).all()
+    pairs = classes[100:200]
+    assert (pairs >= PAIRS_FROM).all() and (pairs < PAIRS_FROM + 100).all()
+    assert len(set(pairs)) >= 50  # all sorts of pairs, not a few
+    # Each pair is two neighbours of its row, in order.
+    rows = [_row_parts(images.reshape(-1, 28, 28), labels, 1, row, pairs=True) for row in range(30)]
+    found = [(kind, label) for row in rows for _, kind, label in row if kind == "pair"]
+    assert found and all(label >= PAIRS_FROM for _, label in found)
+    # Without pairs, the same rows give none (a pair is a crowd there), and no part wider
+    # than a digit.
+    plain = cut_parts(images, labels, 300, seed=1, cache_dir=tmp_path)[1]
+    assert (plain <= NOT_DIGIT).all()
 
 
 def test_the_data_module_swaps_a_share_of_each_batch_for_cut_parts(

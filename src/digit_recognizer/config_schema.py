@@ -20,6 +20,7 @@ from pydantic import (
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.nets import check_net_spec
+from digit_recognizer.normalize import NUM_CLASSES, OUTPUT_COUNTS
 from digit_recognizer.styles import STYLES
 from digit_recognizer.tracking import SELECT_BY
 
@@ -75,6 +76,7 @@ class DataConfig(Section):
     not_digit_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     cut_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     cut_pool: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    cut_pairs: bool = False
 
 
 class OptimizerConfig(Section):
@@ -216,18 +218,27 @@ def check_train_config(cfg: DictConfig) -> None:
     except Exception as err:  # an interpolation that cannot resolve, a ??? left unset
         raise UserError(f"The config cannot be resolved: {_first_line(err)}") from None
     validate(TrainConfig, container)
-    classes = container["model"]["net"].get("num_classes", 10)
-    if classes not in (10, 11):
+    classes = container["model"]["net"].get("num_classes", NUM_CLASSES)
+    if classes not in OUTPUT_COUNTS:
         raise UserError(
-            f"model.net.num_classes={classes!r}: a digit recognizer has 10 outputs, or 11 with "
-            "'not a digit'."
+            f"model.net.num_classes={classes!r}: a digit recognizer has 10 outputs, 11 with "
+            "'not a digit', or 111 with touching pairs too."
         )
+    data = container["data"]
     for key in ("not_digit_share", "cut_share"):
-        if container["data"].get(key, 0) > 0 and classes != 11:
+        if data.get(key, 0) > 0 and classes == NUM_CLASSES:
             raise UserError(
                 f"data.{key} needs an 11th output for 'not a digit': add "
                 "model.net.num_classes=11 (or use experiment=outlier)."
             )
+    pairs_taught = data.get("cut_pairs", False) and data.get("cut_share", 0) > 0
+    if pairs_taught != (classes == OUTPUT_COUNTS[-1]):
+        raise UserError(
+            f"model.net.num_classes={classes} and data.cut_pairs={str(data.get('cut_pairs', False)).lower()} "
+            f"with data.cut_share={data.get('cut_share', 0)}: outputs for touching pairs "
+            f"(num_classes={OUTPUT_COUNTS[-1]}) are learnt from cut pairs (cut_pairs=true, "
+            "cut_share above 0), and cut pairs need them (or use experiment=reader)."
+        )
 
 
 def check_options(schema: type[BaseModel], cfg: DictConfig) -> None:

@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from digit_recognizer.errors import UserError
 from digit_recognizer.mnist_files import ensure_files, load_split
-from digit_recognizer.negatives import NOT_DIGIT, training_negatives
+from digit_recognizer.negatives import training_negatives
+from digit_recognizer.normalize import NOT_DIGIT
 from digit_recognizer.rows import cut_parts
 from digit_recognizer.styles import STYLES, robustness_set, training_pool
 
@@ -116,6 +117,7 @@ class MNISTDataModule(L.LightningDataModule):
         not_digit_pool: int = 10000,
         cut_share: float = 0.0,
         cut_pool: int = 20000,
+        cut_pairs: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -175,6 +177,7 @@ class MNISTDataModule(L.LightningDataModule):
             )
         self.cut_share = cut_share
         self.cut_pool = cut_pool
+        self.cut_pairs = bool(cut_pairs)
         self.cuts: InMemoryDigits | None = None
         self.train_set: InMemoryDigits | None = None
         self.val_set: InMemoryDigits | None = None
@@ -223,6 +226,7 @@ class MNISTDataModule(L.LightningDataModule):
                     self.cut_pool,
                     self.split_seed,
                     STYLED_CACHE,
+                    self.cut_pairs,
                 )
                 self.cuts = InMemoryDigits(
                     torch.from_numpy(parts).unsqueeze(1), torch.from_numpy(classes)

@@ -13,7 +13,13 @@ import torch
 from digit_recognizer.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from digit_recognizer.errors import ModelUnavailable, UserError
 from digit_recognizer.nets import ProbabilityNet, build_net, check_net_spec, state_shapes
-from digit_recognizer.normalize import MNIST_MEAN, MNIST_STD, NUM_CLASSES
+from digit_recognizer.normalize import (
+    MNIST_MEAN,
+    MNIST_STD,
+    NUM_CLASSES,
+    OUTPUT_COUNTS,
+    PAIRS_FROM,
+)
 
 
 @dataclass
@@ -33,14 +39,27 @@ class Classifier:
         """Whether the net has an 11th output, "not a digit" (it can tell a bad cut from a digit)."""
         return self.spec.get("num_classes", NUM_CLASSES) > NUM_CLASSES
 
+    @property
+    def reads_pairs(self) -> bool:
+        """Whether the net has an output per pair of touching digits (``normalize.PAIRS_FROM``)."""
+        return self.spec.get("num_classes", NUM_CLASSES) > PAIRS_FROM
+
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """Probabilities (N, 10) for uint8 digits shaped (N, 28, 28) or (N, 1, 28, 28)."""
+        return self.predict_all(images, batch_size)[:, :NUM_CLASSES]
+
+    @torch.inference_mode()
+    def predict_all(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Probabilities of every output of the net (N, its outputs): the ten digits, then
+        "not a digit" and touching pairs where it has them."""
         batch = torch.as_tensor(images)
         if batch.ndim == 3:
             batch = batch.unsqueeze(1)
-        outputs = [self.model(chunk) for chunk in batch.split(batch_size)]
-        return torch.cat(outputs) if outputs else torch.empty(0, NUM_CLASSES)
+        outputs = [self.model.all_probabilities(chunk) for chunk in batch.split(batch_size)]
+        if not outputs:
+            return torch.empty(0, self.spec.get("num_classes", NUM_CLASSES))
+        return torch.cat(outputs)
 
 
 def choose_classifier(
@@ -120,10 +139,11 @@ def _checked_contents(
         spec = check_net_spec(hyper["net"])
     except UserError as err:
         raise ModelUnavailable(f"Checkpoint {path} has a bad net spec: {err}") from err
-    if spec.get("num_classes", NUM_CLASSES) not in (NUM_CLASSES, NUM_CLASSES + 1):
+    if spec.get("num_classes", NUM_CLASSES) not in OUTPUT_COUNTS:
         raise ModelUnavailable(
             f"Checkpoint {path} has a net with {spec['num_classes']} outputs; a digit recognizer "
-            f"has {NUM_CLASSES} (or {NUM_CLASSES + 1} with 'not a digit')."
+            f"has {NUM_CLASSES} ({NUM_CLASSES + 1} with 'not a digit', {OUTPUT_COUNTS[-1]} with "
+            "touching pairs too)."
         )
     weights = _net_weights(state)
     if not weights or not all(  # complex ones would load with their imaginary part dropped

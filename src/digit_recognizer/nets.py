@@ -153,9 +153,10 @@ class ProbabilityNet(nn.Module):
     ``temperature`` divides the logits before the softmax (calibration.py fits it after
     training; 1 is the net as trained). ``logits`` are always the net's own.
 
-    A net may have an 11th output, "not a digit" (trained with ``data.not_digit_share``):
-    the probabilities returned are the ten digits' share of the 11-way softmax, so what
-    the net gives to "not a digit" lowers every digit's confidence.
+    A net may have an 11th output, "not a digit" (trained with ``data.not_digit_share``),
+    and outputs for touching pairs (``data.cut_pairs``): the probabilities returned are the
+    ten digits' share of the whole softmax, so what the net gives to "not a digit" (or to a
+    pair) lowers every digit's confidence.
     """
 
     def __init__(
@@ -177,8 +178,12 @@ class ProbabilityNet(nn.Module):
         x = normalize_images(images, self.mean, self.std)
         return self.net(x.contiguous(memory_format=self.memory_format))
 
+    def all_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """The calibrated softmax over every output, "not a digit" and pairs included."""
+        return (self.logits(images) / self.temperature).softmax(dim=1)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return (self.logits(images) / self.temperature).softmax(dim=1)[:, :NUM_CLASSES]
+        return self.all_probabilities(images)[:, :NUM_CLASSES]
 
 
 def count_parameters(net: nn.Module) -> int:

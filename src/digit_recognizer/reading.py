@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digit_recognizer.inference import Classifier
+from digit_recognizer.normalize import NUM_CLASSES, PAIRS_FROM
 from digit_recognizer.preprocess import Box, NotADigit, Piece
 from digit_recognizer.segment import MAX_DIGITS
 
@@ -98,8 +99,8 @@ def read_all(
         for piece in item
         for pixels, _ in piece.crops
     ]
-    probabilities = (
-        classifier.predict(np.stack(crops), batch_size=batch_size).numpy() if crops else None
+    outputs = (
+        classifier.predict_all(np.stack(crops), batch_size=batch_size).numpy() if crops else None
     )
     readings, next_crop = [], 0
     for item in found:
@@ -108,17 +109,48 @@ def read_all(
             continue
         parts = []
         for piece in item:
-            mine = probabilities[next_crop : next_crop + len(piece.crops)]  # type: ignore[index]
+            mine = outputs[next_crop : next_crop + len(piece.crops)]  # type: ignore[index]
             next_crop += len(piece.crops)
-            for k in piece.lattice.best_chain(mine.max(axis=1), classifier.knows_not_a_digit):
-                pixels, box = piece.crops[k]
-                parts.append(DigitRead(mine[k].tolist(), box, pixels))
+            parts += _read_piece(piece, mine, classifier)
         if len(parts) > MAX_DIGITS:  # a long scribble cut into many "1"s is no number
             reason = f"not a number (it would be {len(parts)} digits; at most {MAX_DIGITS})"
             readings.append(Reading([], reason=reason))
             continue
         readings.append(_judged(Reading(parts, is_number=len(parts) > 1), threshold))
     return readings
+
+
+def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> list[DigitRead]:
+    """The digits of one piece, given the net's outputs for each of its candidate parts: the
+    chain of parts it reads most surely, each one digit or (for a net that reads pairs) two.
+    A pair's digits have the pair's marginal probabilities (the first digit's: the sum over
+    pairs starting with it) and each half of its box."""
+    digits = outputs[:, :NUM_CLASSES]
+    pairs = None
+    if classifier.reads_pairs:
+        pairs = outputs[:, PAIRS_FROM:].reshape(len(outputs), NUM_CLASSES, NUM_CLASSES)
+    chain = piece.lattice.best_reading(
+        digits.max(axis=1),
+        classifier.knows_not_a_digit,
+        None if pairs is None else pairs.max(axis=(1, 2)),
+    )
+    read = []
+    for k, as_pair in chain:
+        pixels, box = piece.crops[k]
+        if not as_pair:
+            read.append(DigitRead(digits[k].tolist(), box, pixels))
+            continue
+        halves: list[Box | None] = [None, None]
+        if box is not None:
+            left, top, width, height = box
+            halves = [
+                (left, top, width // 2, height),
+                (left + width // 2, top, width - width // 2, height),
+            ]
+        pair = pairs[k]  # type: ignore[index]
+        read.append(DigitRead(pair.sum(axis=1).tolist(), halves[0], pixels))
+        read.append(DigitRead(pair.sum(axis=0).tolist(), halves[1], pixels))
+    return read
 
 
 def _reason(refusal: NotADigit) -> str:

@@ -10,7 +10,9 @@ part the segmentation offers is labelled by the digits whose ink it holds: one d
 and nearly alone is that digit; a piece of a digit, or digits run together, is "not a
 digit" (class 10). A model trained only on whole digits reads "17" run together as a
 confident 7 and the left half of a 0 as a confident 1, so the reader could not tell a good
-cut from a bad one.
+cut from a bad one. With ``pairs``, two neighbours whole and alone in a part are that pair
+(class ``PAIRS_FROM + 10 * first + second``): touching digits often meet where no cut
+leaves each one whole, while the cuts on either side of the pair are clean.
 """
 
 import hashlib
@@ -22,8 +24,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digit_recognizer.negatives import NOT_DIGIT, lit_paper
+from digit_recognizer.negatives import lit_paper
+from digit_recognizer.normalize import NOT_DIGIT, PAIRS_FROM
 from digit_recognizer.preprocess import ImageRejected, to_mnist_digits
+from digit_recognizer.segment import MAX_PART_WIDTH
 from digit_recognizer.styles import read_cache, write_cache
 from digit_recognizer.synthetic_uploads import encode_as_photo
 
@@ -31,8 +35,9 @@ INK = 0.3  # coverage above which a pixel is a digit's ink
 # A part is no digit when it holds at least SECOND of some digit's ink besides the main one's
 # (a 1 run into a 4 holds all of both: the 1 is too thin to be "other ink" by pixel count),
 # under PIECE of every digit, or other ink over CROWDED times the main digit's. It is digit d
-# when it holds at least WHOLE of d's ink and other ink of at most ALONE times d's. Parts in
-# between teach nothing sure and are left out.
+# when it holds at least WHOLE of d's ink and other ink of at most ALONE times d's, and the
+# pair d, d + 1 when it holds WHOLE of both and other ink of at most ALONE times theirs. Parts
+# in between teach nothing sure and are left out.
 WHOLE, ALONE = 0.9, 0.15
 PIECE, CROWDED, SECOND = 0.6, 0.5, 0.5
 # Of one row's crowds and of its pieces, this many at most go into the pool.
@@ -90,8 +95,9 @@ def label_part(
     owner: np.ndarray, totals: np.ndarray, box: tuple[int, int, int, int]
 ) -> tuple[str, int] | None:
     """What a part whose box (left, top, width, height) covers ``owner`` shows: ("digit", its
-    position in the row, 0-based), ("crowd", -1) for digits run together, ("piece", -1) for a
-    piece of one, None when unsure."""
+    position in the row, 0-based), ("pair", the first one's position) for two neighbours
+    whole and alone, ("crowd", -1) for other digits run together, ("piece", -1) for a piece
+    of one, None when unsure."""
     left, top, width, height = box
     counts = np.bincount(
         owner[top : top + height, left : left + width].ravel(), minlength=len(totals)
@@ -101,6 +107,11 @@ def label_part(
     if counts[main] == 0:
         return None
     shares = counts / np.maximum(totals, 1)
+    whole = np.flatnonzero(shares >= WHOLE)
+    if len(whole) == 2 and whole[1] == whole[0] + 1:
+        theirs = counts[whole].sum()
+        if counts.sum() - theirs <= ALONE * theirs:
+            return "pair", int(whole[0]) - 1
     others = (counts.sum() - counts[main]) / counts[main]
     if np.delete(shares, main).max() >= SECOND or others > CROWDED:
         return "crowd", -1
@@ -112,11 +123,13 @@ def label_part(
 
 
 def _row_parts(
-    digits: np.ndarray, labels: np.ndarray, seed: int, index: int
+    digits: np.ndarray, labels: np.ndarray, seed: int, index: int, pairs: bool = False
 ) -> list[tuple[np.ndarray, str, int]]:
     """Parts of one random row of ``digits`` with their kind and class (10: no digit): one
-    of the parts that hold each digit, and up to ``PER_ROW`` of the crowds and of the pieces,
-    picked at random (a row offers dozens of nearly identical ones). The row is written more
+    of the parts that hold each digit (and, with ``pairs``, each pair of neighbours; without,
+    a pair is a crowd), and up to ``PER_ROW`` of the crowds and of the pieces, picked at
+    random (a row offers dozens of nearly identical ones). Parts wider than a digit, offered
+    only to be read as pairs, are left out without ``pairs``. The row is written more
     loosely than the benchmark's rows (other scales, overlaps, gaps and lifts) so that a model
     learns cuts, not one way of composing numbers."""
     rng = np.random.default_rng([seed, index, 13])
@@ -138,20 +151,31 @@ def _row_parts(
     totals = np.bincount(owner.ravel(), minlength=len(chosen) + 1)
     groups: dict[tuple[str, int], list[np.ndarray]] = {}
     for piece in pieces:
-        for (pixels, box), mark in zip(piece.crops, piece.lattice.marks, strict=True):
+        ways = piece.lattice
+        for (pixels, box), mark, wide in zip(piece.crops, ways.marks, ways.widths, strict=True):
             # Parts joining separate marks are left out: the models measured in the README
             # learnt without them (whether they teach anything more is untested).
-            if mark < 0 or box is None:
+            if mark < 0 or box is None or (wide > MAX_PART_WIDTH and not pairs):
                 continue
             if (what := label_part(owner, totals, box)) is not None:
+                if what[0] == "pair" and not pairs:
+                    what = ("crowd", -1)
                 groups.setdefault(what, []).append(pixels)
     found = []
     for (kind, where), parts in sorted(groups.items()):
-        keep = 1 if kind == "digit" else PER_ROW
+        keep = PER_ROW if where < 0 else 1
         for pick in rng.permutation(len(parts))[:keep]:
-            digit = int(labels[chosen[where]]) if kind == "digit" else NOT_DIGIT
-            found.append((parts[pick], kind, digit))
+            found.append((parts[pick], kind, _class_of(kind, labels[chosen], where)))
     return found
+
+
+def _class_of(kind: str, labels: np.ndarray, where: int) -> int:
+    """The class of a part of ``kind`` at position ``where`` of a row of digits ``labels``."""
+    if kind == "digit":
+        return int(labels[where])
+    if kind == "pair":
+        return PAIRS_FROM + 10 * int(labels[where]) + int(labels[where + 1])
+    return NOT_DIGIT
 
 
 def cut_parts(
@@ -160,24 +184,32 @@ def cut_parts(
     count: int,
     seed: int = 0,
     cache_dir: Path | None = None,
+    pairs: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` candidate parts cut from rows of ``digits`` (training digits, (n, 28, 28)
     uint8) by the reader's own segmentation, as the model sees them: (n, 28, 28) uint8 and
-    their classes (0-9, or 10 for no digit). Half are digits; a quarter are digits run
-    together and a quarter pieces of digits, so that what a bad cut looks like is learnt as
-    often as a good one, and the reader's likeliest mistake (a 1 run into a 4 read as a sure 4)
-    as often as the rest. Fewer than ``count`` only if ``count / 2`` rows do not yield them.
-    Cached."""
+    their classes (0-9, 10 for no digit, and with ``pairs`` ``PAIRS_FROM`` on for pairs).
+    Half are digits; a quarter are digits run together and a quarter pieces of digits, so
+    that what a bad cut looks like is learnt as often as a good one, and the reader's likeliest
+    mistake (a 1 run into a 4 read as a sure 4) as often as the rest. With ``pairs`` a third
+    are digits, a third pairs and a third bad cuts. Fewer than ``count`` only if ``count / 2``
+    rows do not yield them. Cached."""
     digits = np.ascontiguousarray(np.asarray(digits, dtype=np.uint8).reshape(-1, 28, 28))
     labels = np.asarray(labels, dtype=np.int64)
     key = hashlib.sha256(digits.tobytes())
-    key.update(f"cut parts,{count},{seed}".encode())
+    key.update(f"cut parts,{count},{seed}{',pairs' if pairs else ''}".encode())
     for module in ("rows", "segment", "preprocess"):
         key.update((Path(__file__).parent / f"{module}.py").read_bytes())
     cache = cache_dir / f"cuts-{key.hexdigest()[:16]}.npz" if cache_dir else None
     if (stored := read_cache(cache, ["images", "labels"])) and len(stored["images"]) == count:
         return stored["images"], stored["labels"]
-    wanted = {"digit": count - count // 2, "crowd": count // 4, "piece": count // 2 - count // 4}
+    if pairs:
+        third = count // 3
+        wanted = {"digit": count - 2 * third, "pair": third}
+        wanted |= {"crowd": third // 2, "piece": third - third // 2}
+    else:
+        wanted = {"digit": count - count // 2, "crowd": count // 4}
+        wanted["piece"] = count // 2 - count // 4
     found: dict[str, list[tuple[np.ndarray, int]]] = {kind: [] for kind in wanted}
     next_row, batch = 0, 64
     most_rows = max(batch, count // 2)
@@ -185,11 +217,11 @@ def cut_parts(
         while any(len(found[kind]) < wanted[kind] for kind in wanted) and next_row < most_rows:
             rows = range(next_row, next_row + batch)
             next_row += batch
-            for parts in pool.map(lambda i: _row_parts(digits, labels, seed, i), rows):
+            for parts in pool.map(lambda i: _row_parts(digits, labels, seed, i, pairs), rows):
                 for pixels, kind, label in parts:
                     if len(found[kind]) < wanted[kind]:
                         found[kind].append((pixels, label))
-    chosen = found["digit"] + found["crowd"] + found["piece"]
+    chosen = [part for kind in wanted for part in found[kind]]
     images = np.stack([pixels for pixels, _ in chosen]) if chosen else np.zeros((0, 28, 28))
     result = images.astype(np.uint8), np.array([label for _, label in chosen], dtype=np.int64)
     if cache is not None:

@@ -12,7 +12,10 @@ A piece wider than one digit may be several touching digits. Where to cut it is 
 for the model, not for the ink alone (recognition-based segmentation): ``Lattice`` lists
 candidate parts between the columns where the ink is thinnest, the reader classifies every
 part, and ``Lattice.best_chain`` picks the parts that cover the piece and that the model
-reads most surely, with a penalty for parts wider than digits are.
+reads most surely, with a penalty for parts wider than digits are. Touching digits often
+meet where no vertical cut leaves each digit whole and alone: a model that knows pairs of
+touching digits (``normalize.PAIRS_FROM``) may read a part as two digits at once, so that
+only the cuts on either side of a pair need to be clean.
 """
 
 from dataclasses import dataclass, field
@@ -65,6 +68,12 @@ WIDE_PENALTY = 3.0
 # 95.7% are still refused (98.4% before; 92.9% with no width limit: a V read as "11").
 ALONE_WHOLE_BONUS = 2.0
 ALONE_CUT_WIDTH = 1.0
+# A part up to MAX_PAIR_WIDTH wide may be two touching digits, for a model that reads pairs
+# (parts wider than MAX_PART_WIDTH are read as pairs only). Read as a pair, it scores as a
+# digit does, log(the model's confidence in the pair), with WIDE_PENALTY beyond twice
+# TYPICAL_WIDTH. (A bonus or malus for pairs, from -1 to +2, read as many validation rows
+# right or fewer.)
+MAX_PAIR_WIDTH = 2.8
 
 
 @dataclass
@@ -150,20 +159,35 @@ class Lattice:
         self, confidences: np.ndarray | list[float], model_refuses: bool = True
     ) -> list[int]:
         """The parts (indices, left to right) covering the group whose reading scores best,
-        given the model's confidence in each part; skipped fragments score 0 (as a sure
-        digit does) and are in no part. A model that cannot answer "not a digit"
+        each read as one digit (``best_reading`` without pairs)."""
+        return [k for k, _ in self.best_reading(confidences, model_refuses)]
+
+    def best_reading(
+        self,
+        confidences: np.ndarray | list[float],
+        model_refuses: bool = True,
+        pair_confidences: np.ndarray | list[float] | None = None,
+    ) -> list[tuple[int, bool]]:
+        """The parts (index, and whether it is read as a pair of digits; left to right)
+        covering the group whose reading scores best, given the model's confidence in each
+        part as a digit and, for a model that reads pairs, as a pair; skipped fragments score
+        0 (as a sure digit does) and are in no part. A model that cannot answer "not a digit"
         (``model_refuses`` false) is as sure of a piece of a digit as of a digit, so for it
         marks are never joined, fragments always left out, and a mark at most
         ``SPLIT_WIDTH_NAIVE`` wide stays whole, and a lone mark (``alone``) is one digit."""
         logs = np.log(np.clip(np.asarray(confidences, dtype=np.float64), 1e-9, 1.0))
-        beyond = np.maximum(np.asarray(self.widths) - TYPICAL_WIDTH, 0.0)
-        scores = logs - WIDE_PENALTY * beyond**2
+        widths = np.asarray(self.widths, dtype=np.float64)
+        scores = logs - WIDE_PENALTY * np.maximum(widths - TYPICAL_WIDTH, 0.0) ** 2
         if self.alone:
             whole = self.spans.index((0, self.cuts - 1))
             if not model_refuses:
-                return [whole]
+                return [(whole, False)]
             scores[whole] += ALONE_WHOLE_BONUS
-        usable = np.ones(len(self.parts), dtype=bool)
+        # Parts wider than a digit are offered for pairs only; each mark whole stays usable
+        # (every chain ends).
+        usable = widths <= MAX_PART_WIDTH
+        for k, (mark, span) in enumerate(zip(self.marks, self.spans, strict=True)):
+            usable[k] |= mark >= 0 and span == self.mark_spans[mark]
         if not model_refuses:
             usable[np.asarray(self.marks) < 0] = False
             for m, span in enumerate(self.mark_spans):
@@ -171,26 +195,33 @@ class Lattice:
                 whole = next(k for k in mine if self.spans[k] == span)
                 if self.widths[whole] <= SPLIT_WIDTH_NAIVE:
                     usable[[k for k in mine if k != whole]] = False
-        edges = [(self.spans[k], float(scores[k]), k) for k in np.flatnonzero(usable)]
-        edges += [(span, 0.0, -1) for span in self.skips]
+        edges = [(self.spans[k], float(scores[k]), k, False) for k in np.flatnonzero(usable)]
+        edges += [(span, 0.0, -1, False) for span in self.skips]
+        if pair_confidences is not None and model_refuses:
+            pair_logs = np.log(np.clip(np.asarray(pair_confidences, np.float64), 1e-9, 1.0))
+            beyond = np.maximum(widths - 2 * TYPICAL_WIDTH, 0.0)
+            pair_scores = pair_logs - WIDE_PENALTY * beyond**2
+            single = np.asarray(self.marks) >= 0  # two digits touching are one mark
+            pairs = np.flatnonzero(single & (widths <= MAX_PAIR_WIDTH))
+            edges += [(self.spans[k], float(pair_scores[k]), k, True) for k in pairs]
         best = np.full(self.cuts, -np.inf)
         best[0] = 0.0
-        came_by: list[tuple[int, int] | None] = [None] * self.cuts
-        for (i, j), score, k in sorted(edges):
+        came_by: list[tuple[int, int, bool] | None] = [None] * self.cuts
+        for (i, j), score, k, as_pair in sorted(edges):
             if best[i] + score > best[j]:
-                best[j], came_by[j] = best[i] + score, (i, k)
+                best[j], came_by[j] = best[i] + score, (i, k, as_pair)
         chain, at = [], self.cuts - 1
         while at > 0:
-            start, k = came_by[at]  # type: ignore[misc]
+            start, k, as_pair = came_by[at]  # type: ignore[misc]
             if k >= 0:
-                chain.append(k)
+                chain.append((k, as_pair))
             at = start
         return chain[::-1]
 
 
 def lattice(mark: Mark, digit_height: float) -> Lattice:
     """Candidate parts of ``mark``: the whole, and, when it is wider than a digit, every
-    stretch between two candidate cuts that is as wide as a digit can be."""
+    stretch between two candidate cuts that is as wide as a digit, or two, can be."""
     height = max(float(mark.height), digit_height)
     if mark.width <= SPLIT_WIDTH * height:
         return Lattice.one((mark.left, mark.top, mark.right, mark.bottom), mark.width / height)
@@ -205,7 +236,7 @@ def lattice(mark: Mark, digit_height: float) -> Lattice:
         for j in range(i + 1, len(cuts)):
             width = cuts[j] - start
             whole = (i, j) == (0, len(cuts) - 1)  # always a candidate: every chain ends
-            if not whole and not MIN_PART_WIDTH * height <= width <= MAX_PART_WIDTH * height:
+            if not whole and not MIN_PART_WIDTH * height <= width <= MAX_PAIR_WIDTH * height:
                 continue
             bottom = int(last[start : cuts[j]].max())
             if bottom < 0:  # no ink between these cuts
