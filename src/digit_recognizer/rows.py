@@ -129,9 +129,9 @@ def _row_parts(
     of the parts that hold each digit (and, with ``pairs``, each pair of neighbours; without,
     a pair is a crowd), and up to ``PER_ROW`` of the crowds and of the pieces, picked at
     random (a row offers dozens of nearly identical ones). Parts wider than a digit, offered
-    only to be read as pairs, are left out without ``pairs``. The row is written more
-    loosely than the benchmark's rows (other scales, overlaps, gaps and lifts) so that a model
-    learns cuts, not one way of composing numbers."""
+    only to be read as pairs (a mark whole is offered anyway), are left out without
+    ``pairs``. The row is written more loosely than the benchmark's rows (other scales,
+    overlaps, gaps and lifts) so that a model learns cuts, not one way of composing numbers."""
     rng = np.random.default_rng([seed, index, 13])
     chosen = rng.choice(len(labels), size=int(rng.integers(2, 7)), replace=False)
     scale = float(rng.uniform(2.0, 4.0))
@@ -152,10 +152,13 @@ def _row_parts(
     groups: dict[tuple[str, int], list[np.ndarray]] = {}
     for piece in pieces:
         ways = piece.lattice
-        for (pixels, box), mark, wide in zip(piece.crops, ways.marks, ways.widths, strict=True):
+        for k, ((pixels, box), mark) in enumerate(zip(piece.crops, ways.marks, strict=True)):
             # Parts joining separate marks are left out: the models measured in the README
             # learnt without them (whether they teach anything more is untested).
-            if mark < 0 or box is None or (wide > MAX_PART_WIDTH and not pairs):
+            if mark < 0 or box is None:
+                continue
+            pair_only = ways.widths[k] > MAX_PART_WIDTH and ways.spans[k] != ways.mark_spans[mark]
+            if pair_only and not pairs:
                 continue
             if (what := label_part(owner, totals, box)) is not None:
                 if what[0] == "pair" and not pairs:
