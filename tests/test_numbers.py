@@ -171,7 +171,7 @@ def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
 
 
 def test_touching_digits_with_no_clean_cut_are_read_as_a_pair() -> None:
-    from digit_recognizer.segment import MAX_PART_WIDTH
+    from digit_recognizer.segment import MAX_PART_WIDTH, Lattice
 
     # Three rings joined by bridges: one piece of ink, three times as wide as tall.
     mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (10, 50, 92, 122), (28, 31, 50, 92))
@@ -200,6 +200,9 @@ def test_touching_digits_with_no_clean_cut_are_read_as_a_pair() -> None:
     )
     # A model that cannot refuse a piece is never asked for pairs.
     assert all(not as_pair for _, as_pair in ways.best_reading(digit_sure, False, pair_sure))
+    # A piece read whole (mode=digit, or a single digit's upload) is one digit, however sure
+    # of a pair the model is.
+    assert Lattice.one((0, 0, 60, 40), 1.5).best_reading([0.01], True, [0.99]) == [(0, False)]
 
 
 def test_a_narrow_piece_is_cut_only_for_a_model_that_can_refuse_a_piece() -> None:

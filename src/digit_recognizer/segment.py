@@ -197,12 +197,14 @@ class Lattice:
                     usable[[k for k in mine if k != whole]] = False
         edges = [(self.spans[k], float(scores[k]), k, False) for k in np.flatnonzero(usable)]
         edges += [(span, 0.0, -1, False) for span in self.skips]
-        if pair_confidences is not None and model_refuses:
+        # Pairs only where the ink may be cut (a piece read whole, as a single digit upload or
+        # mode=digit is, is one digit) and in parts wider than a 1.
+        if pair_confidences is not None and model_refuses and len(self.parts) > 1:
             pair_logs = np.log(np.clip(np.asarray(pair_confidences, np.float64), 1e-9, 1.0))
             beyond = np.maximum(widths - 2 * TYPICAL_WIDTH, 0.0)
             pair_scores = pair_logs - WIDE_PENALTY * beyond**2
             single = np.asarray(self.marks) >= 0  # two digits touching are one mark
-            pairs = np.flatnonzero(single & (widths <= MAX_PAIR_WIDTH))
+            pairs = np.flatnonzero(single & (widths > SPLIT_WIDTH) & (widths <= MAX_PAIR_WIDTH))
             edges += [(self.spans[k], float(pair_scores[k]), k, True) for k in pairs]
         best = np.full(self.cuts, -np.inf)
         best[0] = 0.0
