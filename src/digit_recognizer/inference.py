@@ -35,14 +35,19 @@ class Classifier:
     spec: dict[str, Any] = field(default_factory=dict)  # the net's checked spec
 
     @property
+    def outputs(self) -> int:
+        """How many outputs the net has (``normalize.OUTPUT_COUNTS``)."""
+        return self.spec.get("num_classes", NUM_CLASSES)
+
+    @property
     def knows_not_a_digit(self) -> bool:
         """Whether the net has an 11th output, "not a digit" (it can tell a bad cut from a digit)."""
-        return self.spec.get("num_classes", NUM_CLASSES) > NUM_CLASSES
+        return self.outputs > NUM_CLASSES
 
     @property
     def reads_pairs(self) -> bool:
         """Whether the net has an output per pair of touching digits (``normalize.PAIRS_FROM``)."""
-        return self.spec.get("num_classes", NUM_CLASSES) > PAIRS_FROM
+        return self.outputs > PAIRS_FROM
 
     @torch.inference_mode()
     def predict(self, images: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -58,7 +63,7 @@ class Classifier:
             batch = batch.unsqueeze(1)
         outputs = [self.model.all_probabilities(chunk) for chunk in batch.split(batch_size)]
         if not outputs:
-            return torch.empty(0, self.spec.get("num_classes", NUM_CLASSES))
+            return torch.empty(0, self.outputs)
         return torch.cat(outputs)
 
 

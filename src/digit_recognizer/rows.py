@@ -27,7 +27,6 @@ from scipy import ndimage
 from digit_recognizer.negatives import lit_paper
 from digit_recognizer.normalize import NOT_DIGIT, PAIRS_FROM
 from digit_recognizer.preprocess import ImageRejected, to_mnist_digits
-from digit_recognizer.segment import MAX_PART_WIDTH
 from digit_recognizer.styles import read_cache, write_cache
 from digit_recognizer.synthetic_uploads import encode_as_photo
 
@@ -151,14 +150,13 @@ def _row_parts(
     totals = np.bincount(owner.ravel(), minlength=len(chosen) + 1)
     groups: dict[tuple[str, int], list[np.ndarray]] = {}
     for piece in pieces:
-        ways = piece.lattice
-        for k, ((pixels, box), mark) in enumerate(zip(piece.crops, ways.marks, strict=True)):
+        digit_sized = piece.lattice.digit_sized()
+        for (pixels, box), mark, sized in zip(
+            piece.crops, piece.lattice.marks, digit_sized, strict=True
+        ):
             # Parts joining separate marks are left out: the models measured in the README
             # learnt without them (whether they teach anything more is untested).
-            if mark < 0 or box is None:
-                continue
-            pair_only = ways.widths[k] > MAX_PART_WIDTH and ways.spans[k] != ways.mark_spans[mark]
-            if pair_only and not pairs:
+            if mark < 0 or box is None or not (sized or pairs):
                 continue
             if (what := label_part(owner, totals, box)) is not None:
                 if what[0] == "pair" and not pairs:

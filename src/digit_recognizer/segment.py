@@ -155,6 +155,14 @@ class Lattice:
         """A single part, read whole."""
         return cls([part], [(0, 1)], 2, [width])
 
+    def digit_sized(self) -> np.ndarray:
+        """Which parts may be read as one digit: parts wider than a digit are offered for
+        pairs only, but each mark whole stays one (every chain ends)."""
+        usable = np.asarray(self.widths, dtype=np.float64) <= MAX_PART_WIDTH
+        for k, (mark, span) in enumerate(zip(self.marks, self.spans, strict=True)):
+            usable[k] |= mark >= 0 and span == self.mark_spans[mark]
+        return usable
+
     def best_chain(
         self, confidences: np.ndarray | list[float], model_refuses: bool = True
     ) -> list[int]:
@@ -183,11 +191,7 @@ class Lattice:
             if not model_refuses:
                 return [(whole, False)]
             scores[whole] += ALONE_WHOLE_BONUS
-        # Parts wider than a digit are offered for pairs only; each mark whole stays usable
-        # (every chain ends).
-        usable = widths <= MAX_PART_WIDTH
-        for k, (mark, span) in enumerate(zip(self.marks, self.spans, strict=True)):
-            usable[k] |= mark >= 0 and span == self.mark_spans[mark]
+        usable = self.digit_sized()
         if not model_refuses:
             usable[np.asarray(self.marks) < 0] = False
             for m, span in enumerate(self.mark_spans):
