@@ -53,7 +53,7 @@ format: dev
 
 bench: install  ## training and inference speed: pipeline vs plain PyTorch vs Keras -> docs/benchmarks.md
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python scripts/benchmark.py $(ARGS)
+	$(BIN)/python benchmarks/speed_report.py $(ARGS)
 
 serve: install  ## the draw-or-upload page on http://127.0.0.1:8000 (API docs at /docs)
 	$(BIN)/python scripts/serve.py $(ARGS)

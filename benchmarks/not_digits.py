@@ -22,21 +22,28 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 FOLDER = ROOT / "benchmarks" / "not_digits"
 
 
 def _photo(drawing: Image.Image, rng: np.random.Generator) -> bytes:
     """The drawing as a photo of paper (``negatives.on_paper``), saved as PNG or JPEG."""
-    from digit_recognizer.negatives import on_paper
-    from digit_recognizer.synthetic_uploads import encode_as_photo
+    from digit_recognizer.synthetic.non_digits import as_photo as on_paper
+    from digit_recognizer.synthetic.paper import encode_as_photo
 
     return encode_as_photo(Image.fromarray((on_paper(drawing, rng) * 255).astype(np.uint8)), rng)
 
 
 def make(out: Path = FOLDER, seed: int = 2026) -> int:
-    from digit_recognizer.negatives import LETTERS, letter, noise, scribble, shape, smiley, speck
+    from digit_recognizer.synthetic.non_digits import (
+        LETTERS,
+        letter,
+        noise,
+        scribble,
+        shape,
+        smiley,
+        speck,
+    )
 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,10 +67,11 @@ def make(out: Path = FOLDER, seed: int = 2026) -> int:
 def measure(ckpt: str | None, min_confidence: float | None, mode: str = "digit") -> None:
     import torch
 
-    from digit_recognizer.calibration import confidence_threshold
-    from digit_recognizer.inference import choose_classifier, load_classifier
-    from digit_recognizer.mnist_files import find_raw_dir, load_split
-    from digit_recognizer.prediction import predict_files
+    from digit_recognizer.cli.model_choice import choose_classifier
+    from digit_recognizer.data.mnist_files import find_raw_dir, load_split
+    from digit_recognizer.model.calibration import confidence_threshold
+    from digit_recognizer.model.checkpoints import load_classifier
+    from digit_recognizer.reading.answers import predict_files
 
     if ckpt:
         classifier = load_classifier(ckpt)
@@ -112,7 +120,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["make"]:
         print(f"{make(Path(options.get('out', FOLDER)))} drawings in {options.get('out', FOLDER)}")
     elif sys.argv[1:2] == ["measure"]:
-        from digit_recognizer.preprocess import MODES
+        from digit_recognizer.reading.pieces import MODES
 
         limit, mode = options.get("min_confidence"), options.get("mode", "digit")
         if mode not in MODES:

@@ -22,16 +22,17 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 
 def main(count: int, ckpt: str | None, mode: str, split: str, seed: int, singles: int) -> None:
     import tempfile
 
-    from digit_recognizer.inference import choose_classifier, load_classifier
-    from digit_recognizer.mnist_files import find_raw_dir, load_split
-    from digit_recognizer.prediction import predict_files
-    from digit_recognizer.rows import compose_row, photograph
+    from digit_recognizer.cli.model_choice import choose_classifier
+    from digit_recognizer.data.mnist_files import find_raw_dir, load_split
+    from digit_recognizer.model.checkpoints import load_classifier
+    from digit_recognizer.reading.answers import predict_files
+    from digit_recognizer.synthetic.paper import photograph
+    from digit_recognizer.synthetic.rows import compose_row
 
     classifier = (
         load_classifier(ckpt)
@@ -39,7 +40,7 @@ def main(count: int, ckpt: str | None, mode: str, split: str, seed: int, singles
         else choose_classifier(None, None, f"sqlite:///{ROOT / 'mlruns' / 'mlflow.db'}", "mnist")
     )
     if split == "val":
-        from digit_recognizer.data import MNISTDataModule
+        from digit_recognizer.data.datamodule import MNISTDataModule
 
         held_out = MNISTDataModule(root=str(ROOT / "data"), download=False)
         held_out.setup("validate")
@@ -79,7 +80,7 @@ def main(count: int, ckpt: str | None, mode: str, split: str, seed: int, singles
         f"digit count right: {len(counted) / count:.1%}; per-digit accuracy there: {per_digit:.2%}"
     )
     if singles:
-        from digit_recognizer.synthetic_uploads import SUFFIXES, redraw_many
+        from digit_recognizer.synthetic.uploads import SUFFIXES, redraw_many
 
         with tempfile.TemporaryDirectory() as folder:
             uploads = []

@@ -2,7 +2,7 @@
 ``experiment=best`` and ``experiment=robust`` (no MLflow), and score each best checkpoint on
 
 - MNIST test (accuracy and calibrated ECE),
-- ``val/robust``: validation digits in the seven styles of ``styles.py`` (what predict's
+- ``val/robust``: validation digits in the seven styles of ``synthetic/styles.py`` (what predict's
   ``select_by`` uses),
 - the same styles applied to the first N **test** digits (per style),
 - N test digits re-drawn as upload-like photos (``eval.py uploads=N``'s generator).
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 RUNS = {
     "seed_cnn": [],
@@ -34,14 +33,13 @@ RUNS = {
 def main(names: list[str], count: int) -> None:
     from hydra import compose, initialize_config_dir
 
-    from digit_recognizer.calibration import expected_calibration_error
-    from digit_recognizer.data import MNISTDataModule
-    from digit_recognizer.evaluation import score_uploads
-    from digit_recognizer.inference import load_classifier
-    from digit_recognizer.mnist_files import find_raw_dir, load_split
-    from digit_recognizer.styles import STYLES, robustness_set
-    from digit_recognizer.training import fit_and_test
-    from digit_recognizer.training_config import checked_training_config
+    from digit_recognizer.data.datamodule import MNISTDataModule
+    from digit_recognizer.data.mnist_files import find_raw_dir, load_split
+    from digit_recognizer.evaluation.scores import score_uploads
+    from digit_recognizer.model.calibration import expected_calibration_error
+    from digit_recognizer.model.checkpoints import load_classifier
+    from digit_recognizer.synthetic.styles import STYLES, robustness_set
+    from digit_recognizer.training.train import train
 
     data_root = Path(os.environ.get("MNIST_ROOT", ROOT / "data"))
     test_images, test_labels = load_split(find_raw_dir(data_root), "test")
@@ -67,7 +65,7 @@ def main(names: list[str], count: int) -> None:
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose(config_name="train", overrides=overrides)
         start = time.time()
-        fit_and_test(*checked_training_config(cfg))
+        train(cfg)
         seconds = time.time() - start
         folder = work / "out" / "checkpoints"
         classifier = load_classifier(

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digit_recognizer.data import MNISTDataModule
-from digit_recognizer.nets import ProbabilityNet, SeedCNN
+from digit_recognizer.data.datamodule import MNISTDataModule
+from digit_recognizer.model.nets import SeedCNN
+from digit_recognizer.model.probabilities import ProbabilityNet
 
 KERAS_BATCH_SIZE = 64  # the notebook's batch: Keras always runs at its own settings
 
@@ -75,7 +76,7 @@ def run_pipeline(settings: Settings, workdir: Path) -> TrainResult:
     from hydra import compose, initialize_config_dir
     from mlflow.tracking import MlflowClient
 
-    from digit_recognizer.training import train
+    from digit_recognizer.training.train import train
 
     config_dir = Path(__file__).resolve().parents[1] / "conf"
     overrides = [
@@ -217,16 +218,12 @@ def keras_available() -> bool:
     return True
 
 
-def run_in_subprocess(contender: str, settings: Settings, script: Path) -> TrainResult:
-    """One training measurement in a fresh interpreter (see the module docstring)."""
+def run_in_subprocess(contender: str, settings: Settings) -> TrainResult:
+    """One training measurement in a fresh interpreter (see the module docstring): this file
+    run as ``python speed.py CONTENDER SETTINGS_JSON WORKDIR``."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            sys.executable,
-            str(script),
-            f"--worker={contender}",
-            f"--settings={json.dumps(asdict(settings))}",
-            f"--workdir={tmp}",
-        ]
+        settings_json = json.dumps(asdict(settings))
+        command = [sys.executable, str(Path(__file__).resolve()), contender, settings_json, tmp]
         result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{contender} benchmark failed:\n{result.stderr[-3000:]}")
@@ -237,8 +234,8 @@ def run_in_subprocess(contender: str, settings: Settings, script: Path) -> Train
 def time_inference(
     checkpoint: Path, test_images: torch.Tensor, repeats: int = 5
 ) -> dict[str, float]:
-    """Batched images/s and single-image latency (ms) of ``inference.py``, medians of repeats."""
-    from digit_recognizer.inference import load_classifier
+    """Batched images/s and single-image latency (ms) of ``model.checkpoints``, medians of repeats."""
+    from digit_recognizer.model.checkpoints import load_classifier
 
     classifier = load_classifier(checkpoint)
     classifier.predict(test_images[:512])  # warm-up
@@ -314,3 +311,9 @@ def machine() -> dict[str, str]:
 
         details["tensorflow"] = tensorflow.__version__
     return details
+
+
+if __name__ == "__main__":  # one measurement, asked for by run_in_subprocess
+    name, settings_json, workdir = sys.argv[1:4]
+    result = CONTENDERS[name](Settings(**json.loads(settings_json)), Path(workdir))
+    print(json.dumps(asdict(result)))

@@ -3,8 +3,13 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, path_arguments, report_user_errors, run_main
 from omegaconf import DictConfig
+
+from digit_recognizer.cli.arguments import path_arguments
+from digit_recognizer.cli.exits import report_user_errors, run_main
+from digit_recognizer.cli.startup import config_dir
+
+CONFIG_DIR = config_dir(__file__)
 
 # An MLflow filter holds spaces, quotes and '=': it reaches the config exactly as typed
 # ("filter=tags.model = 'bn_cnn'"), quoted for Hydra the way file names are.
@@ -17,9 +22,10 @@ def main(cfg: DictConfig) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from digit_recognizer.comparison import COLUMNS, top_runs, ui_links
+    from digit_recognizer.cli.options import CompareConfig, checked_options
+    from digit_recognizer.tracking.comparison import COLUMNS, top_runs, ui_links
 
-    checked_options("CompareConfig", cfg)
+    checked_options(CompareConfig, cfg)
     rows = top_runs(
         cfg.logger.tracking_uri,
         cfg.logger.experiment_name,

@@ -6,15 +6,13 @@ With the MLflow logger on and a model from a run, the scores and figures go onto
 import sys
 
 import hydra
-from _entry import (
-    CONFIG_DIR,
-    checked_options,
-    choose_model,
-    path_arguments,
-    report_user_errors,
-    run_main,
-)
 from omegaconf import DictConfig
+
+from digit_recognizer.cli.arguments import path_arguments
+from digit_recognizer.cli.exits import report_user_errors, run_main
+from digit_recognizer.cli.startup import config_dir
+
+CONFIG_DIR = config_dir(__file__)
 
 # Options naming files: their values reach the config exactly as typed.
 PATH_KEYS = ("ckpt", "data.root")
@@ -23,11 +21,13 @@ PATH_KEYS = ("ckpt", "data.root")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 @report_user_errors
 def main(cfg: DictConfig) -> float:
-    from digit_recognizer.data import MNISTDataModule
+    from digit_recognizer.cli.model_choice import choose_model
+    from digit_recognizer.cli.options import EvalConfig, checked_options
+    from digit_recognizer.data.datamodule import MNISTDataModule
     from digit_recognizer.errors import UserError
-    from digit_recognizer.evaluation import record_on_run, score, score_uploads
+    from digit_recognizer.evaluation.scores import record_on_run, score, score_uploads
 
-    checked_options("EvalConfig", cfg)
+    checked_options(EvalConfig, cfg)
     classifier = choose_model(cfg)
     print(f"model: {classifier.source}")
     # The training data module: same files, same checks, same messages.

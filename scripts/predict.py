@@ -13,22 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hydra
-from _entry import (
-    CONFIG_DIR,
-    Interrupted,
-    checked_options,
-    choose_model,
-    loading_libraries,
-    path_arguments,
-    report_user_errors,
-    run_main,
-    signals_held,
-    sigterm_as_interrupt,
-)
 from omegaconf import DictConfig, OmegaConf
 
+from digit_recognizer.cli.arguments import path_arguments
+from digit_recognizer.cli.exits import report_user_errors, run_main
+from digit_recognizer.cli.signals import Interrupted, signals_held, sigterm_as_interrupt
+from digit_recognizer.cli.startup import config_dir, loading_libraries
+
+CONFIG_DIR = config_dir(__file__)
+
 if TYPE_CHECKING:
-    from digit_recognizer.prediction import Prediction
+    from digit_recognizer.reading.answers import FileAnswer
 
 # Options naming files: their values reach the config exactly as typed.
 PATH_KEYS = ("ckpt", "preview_dir")
@@ -40,16 +35,20 @@ def main(cfg: DictConfig) -> None:
     from digit_recognizer.errors import UserError
 
     with loading_libraries():
-        from digit_recognizer.prediction import (
+        from digit_recognizer.cli.model_choice import choose_model
+        from digit_recognizer.cli.options import PredictConfig, checked_options
+        from digit_recognizer.reading.answers import (
+            FileAnswer,
             check_preview_dir,
-            expand_inputs,
             predict_in_batches,
         )
+        from digit_recognizer.reading.files import expand_inputs
 
-    checked_options("PredictConfig", cfg)
+    checked_options(PredictConfig, cfg)
     images = OmegaConf.to_object(cfg.img) if not isinstance(cfg.img, str) else [cfg.img]
     preview_dir = check_preview_dir(Path(cfg.preview_dir)) if cfg.save_preview else None
-    files, failures = expand_inputs(images)
+    files, missing = expand_inputs(images)
+    failures = [FileAnswer(spec, error=reason) for spec, reason in missing]
     classifier = choose_model(cfg)
     if not files:  # every name given is a mistake, said after any mistake in the options
         found = "; ".join(str(failure.error) for failure in failures) or "no image was given"
@@ -57,7 +56,7 @@ def main(cfg: DictConfig) -> None:
     print(f"model: {classifier.source}", file=sys.stderr)
     for failure in failures:
         _show(failure, cfg.format)
-    results: list[Prediction] = []
+    results: list[FileAnswer] = []
     try:  # each answer is printed as it comes: an interruption keeps those already given
         with sigterm_as_interrupt():
             for batch in predict_in_batches(
@@ -79,14 +78,14 @@ def main(cfg: DictConfig) -> None:
     sys.exit(1 if failures or any(result.error for result in results) else 0)
 
 
-def _show(result: "Prediction", output_format: str) -> None:
+def _show(result: "FileAnswer", output_format: str) -> None:
     if output_format == "json":
         print(result.as_json(), flush=True)
     else:
         print(result.as_text(), file=sys.stderr if result.error else sys.stdout, flush=True)
 
 
-def _save_previews(results: list["Prediction"], preview_dir: Path | None) -> None:
+def _save_previews(results: list["FileAnswer"], preview_dir: Path | None) -> None:
     """After the answers: a failure here loses none of them."""
     from digit_recognizer.errors import UserError
 

@@ -7,8 +7,12 @@ one from its best checkpoint if it has none) and prints how to serve that versio
 from typing import TYPE_CHECKING
 
 import hydra
-from _entry import CONFIG_DIR, checked_options, report_user_errors, run_main
 from omegaconf import DictConfig
+
+from digit_recognizer.cli.exits import report_user_errors, run_main
+from digit_recognizer.cli.startup import config_dir
+
+CONFIG_DIR = config_dir(__file__)
 
 if TYPE_CHECKING:
     import torch
@@ -17,16 +21,18 @@ if TYPE_CHECKING:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="register")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    from digit_recognizer.data import MNISTDataModule
+    from digit_recognizer.data.datamodule import MNISTDataModule
     from digit_recognizer.errors import UserError
-    from digit_recognizer.mlflow_model import register_run_model
-    from digit_recognizer.tracking import find_best_checkpoint
+    from digit_recognizer.tracking.mlflow_model import register_run_model
+    from digit_recognizer.tracking.selection import find_best_checkpoint
 
     if not cfg.get("logger"):
         raise UserError("Registering needs the MLflow logger's store; drop logger=none.")
     if not str(cfg.name or "").strip():
         raise UserError("Give the registered model a name: name=NAME.")
-    checked_options("RegisterConfig", cfg)
+    from digit_recognizer.cli.options import RegisterConfig, checked_options
+
+    checked_options(RegisterConfig, cfg)
     uri = cfg.logger.tracking_uri
     checkpoint, description, run_id = find_best_checkpoint(
         uri, cfg.logger.experiment_name, cfg.run_id, cfg.select_by

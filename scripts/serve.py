@@ -5,15 +5,13 @@ import os
 import sys
 
 import hydra
-from _entry import (
-    CONFIG_DIR,
-    checked_options,
-    choose_model,
-    path_arguments,
-    report_user_errors,
-    run_main,
-)
 from omegaconf import DictConfig
+
+from digit_recognizer.cli.arguments import path_arguments
+from digit_recognizer.cli.exits import report_user_errors, run_main
+from digit_recognizer.cli.startup import config_dir
+
+CONFIG_DIR = config_dir(__file__)
 
 # Options naming files: their values reach the config exactly as typed.
 PATH_KEYS = ("ckpt",)
@@ -24,22 +22,24 @@ PATH_KEYS = ("ckpt",)
 def main(cfg: DictConfig) -> None:
     import uvicorn
 
-    from digit_recognizer.serving import (
+    from digit_recognizer.cli.model_choice import choose_model
+    from digit_recognizer.cli.options import ServeConfig, checked_options
+    from digit_recognizer.serving.app import LOCAL_HOSTS
+    from digit_recognizer.serving.server import (
         SETTINGS_VARIABLE,
         HeadDeadlineProtocol,
         check_address,
         default_workers,
         log_config,
     )
-    from digit_recognizer.web import LOCAL_HOSTS
 
-    checked_options("ServeConfig", cfg)
+    checked_options(ServeConfig, cfg)
     check_address(cfg.host, cfg.port)
     classifier = choose_model(cfg)  # once, here: a bad choice is one line before any worker
     workers = cfg.workers or default_workers()
     print(f"model: {classifier.source}; {workers} worker process(es)", file=sys.stderr)
     bound = () if cfg.host in ("0.0.0.0", "::") else (cfg.host,)
-    # Each worker process builds the app from these (serving.app_from_environment).
+    # Each worker process builds the app from these (serving.server.app_from_environment).
     os.environ[SETTINGS_VARIABLE] = json.dumps(
         {
             "checkpoint": classifier.checkpoint,
@@ -57,7 +57,7 @@ def main(cfg: DictConfig) -> None:
         }
     )
     uvicorn.run(
-        "digit_recognizer.serving:app_from_environment",
+        "digit_recognizer.serving.server:app_from_environment",
         factory=True,
         workers=workers,
         host=cfg.host,

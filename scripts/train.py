@@ -3,8 +3,13 @@
 import sys
 
 import hydra
-from _entry import CONFIG_DIR, loading_libraries, path_arguments, report_user_errors, run_main
 from omegaconf import DictConfig
+
+from digit_recognizer.cli.arguments import path_arguments
+from digit_recognizer.cli.exits import report_user_errors, run_main
+from digit_recognizer.cli.startup import config_dir, loading_libraries
+
+CONFIG_DIR = config_dir(__file__)
 
 # Options naming files: their values reach the config exactly as typed.
 PATH_KEYS = ("ckpt_path", "data.root")
@@ -15,11 +20,13 @@ PATH_KEYS = ("ckpt_path", "data.root")
 def main(cfg: DictConfig) -> float | None:
     # Checked before the training stack is imported: a mistake is answered in seconds.
     with loading_libraries():
-        from digit_recognizer.training_config import checked_training_config
+        from digit_recognizer.training.config_checks import checked_training_config
+        from digit_recognizer.training.preparation import prepare_machine
 
     checked, start_from = checked_training_config(cfg)
+    prepare_machine(checked)
     with loading_libraries():
-        from digit_recognizer.training import fit_and_test
+        from digit_recognizer.training.train import fit_and_test
 
     return fit_and_test(checked, start_from)
 

@@ -14,7 +14,7 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained_store(tiny_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder whose MLflow store holds two finished tiny runs: a good one, a poor one."""
-    from digit_recognizer.training import train
+    from digit_recognizer.training.train import train
     from tests.helpers import compose_train, fast_overrides
 
     workdir = tmp_path_factory.mktemp("trained_store")
@@ -39,7 +39,7 @@ def tiny_checkpoint(trained_store: Path) -> Path:
 def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """SeedCNN after one epoch on the full 55,000 training images (about 98% accurate), with
     the batch augmentation: a one-epoch fp32 model without it is erratic on shifted digits."""
-    from digit_recognizer.training import train
+    from digit_recognizer.training.train import train
     from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, real_mnist_overrides
 
     if not HAS_REAL_MNIST:

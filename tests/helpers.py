@@ -113,7 +113,7 @@ def run_script(script: str, args: list[str], workdir: Path, timeout: float = 300
     """Run ``scripts/<script>`` in a subprocess with PROJECT_ROOT=workdir; returns CompletedProcess."""
     environment = {**os.environ, "PROJECT_ROOT": str(workdir), "PYTHONUNBUFFERED": "1", **env}
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), *args],
+        [sys.executable, str(ROOT / script if "/" in script else ROOT / "scripts" / script), *args],
         cwd=workdir,
         env=environment,
         capture_output=True,
@@ -126,7 +126,7 @@ def start_script(script: str, args: list[str], workdir: Path, **env: str) -> sub
     """Start ``scripts/<script>`` in the background, as ``run_script`` would run it."""
     environment = {**os.environ, "PROJECT_ROOT": str(workdir), "PYTHONUNBUFFERED": "1", **env}
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / script), *args],
+        [sys.executable, str(ROOT / script if "/" in script else ROOT / "scripts" / script), *args],
         cwd=workdir,
         env=environment,
         stdout=subprocess.PIPE,

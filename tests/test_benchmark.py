@@ -11,7 +11,7 @@ from tests.helpers import run_script
 def test_tiny_benchmark_writes_its_table(tiny_mnist: Path, tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     args = ["--tiny", "--no-keras", f"--data-root={tiny_mnist}", f"--out={out}"]
-    result = run_script("benchmark.py", args, tmp_path, timeout=600)
+    result = run_script("benchmarks/speed_report.py", args, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = out.read_text()
     assert "| pipeline |" in report and "| plain |" in report
@@ -23,7 +23,7 @@ def test_whole_process_comparison_times_the_real_command(tiny_mnist: Path, tmp_p
     out = tmp_path / "whole.md"
     args = ["--tiny", "--whole-only", "--whole-epochs=1", "--rounds=1", "--no-keras"]
     result = run_script(
-        "benchmark.py", [*args, f"--data-root={tiny_mnist}", f"--out={out}"], tmp_path
+        "benchmarks/speed_report.py", [*args, f"--data-root={tiny_mnist}", f"--out={out}"], tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = out.read_text()
@@ -32,7 +32,7 @@ def test_whole_process_comparison_times_the_real_command(tiny_mnist: Path, tmp_p
 
 def test_the_keras_baseline_reads_the_idx_files_as_torchvision_does(tiny_mnist: Path) -> None:
     from benchmarks.keras_notebook import read_idx
-    from digit_recognizer.mnist_files import find_raw_dir, load_split
+    from digit_recognizer.data.mnist_files import find_raw_dir, load_split
 
     raw = find_raw_dir(tiny_mnist)
     images, labels = load_split(raw, "test", verify_md5=False)

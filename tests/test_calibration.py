@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from digit_recognizer.calibration import (
+from digit_recognizer.errors import ModelUnavailable
+from digit_recognizer.model.calibration import (
     expected_calibration_error,
     fit_temperature,
     store_calibration,
 )
-from digit_recognizer.errors import ModelUnavailable
-from digit_recognizer.inference import load_classifier
+from digit_recognizer.model.checkpoints import load_classifier
 from tests.helpers import runs_of, store_client
 
 
@@ -92,7 +92,7 @@ def test_final_scores_use_as_much_validation_as_validation_did(
 ) -> None:
     from types import SimpleNamespace
 
-    from digit_recognizer.module import DigitClassifier
+    from digit_recognizer.training.module import DigitClassifier
 
     module = DigitClassifier({"name": "SeedCNN"})
     module._trainer = SimpleNamespace(limit_val_batches=1.0 if limit is None else limit)

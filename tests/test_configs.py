@@ -8,9 +8,9 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from digit_recognizer.data import MNISTDataModule
-from digit_recognizer.module import DigitClassifier
-from digit_recognizer.training import build, build_trainer
+from digit_recognizer.data.datamodule import MNISTDataModule
+from digit_recognizer.training.module import DigitClassifier
+from digit_recognizer.training.train import build, build_trainer
 from tests.helpers import CONFIG_DIR, compose_train, fast_overrides
 
 
@@ -115,8 +115,8 @@ def test_experiment_configs_compose_with_every_logger(
 def test_pair_outputs_and_cut_pairs_come_together(
     overrides: list[str], named: str, tmp_path: Path
 ) -> None:
-    from digit_recognizer.config_schema import check_train_config
     from digit_recognizer.errors import UserError
+    from digit_recognizer.training.schema import check_train_config
 
     with pytest.raises(UserError, match=re.escape(named)):
         check_train_config(compose_train([*fast_overrides(tmp_path, tmp_path), *overrides]))

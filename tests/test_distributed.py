@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from digit_recognizer.data import MNISTDataModule
-from digit_recognizer.inference import load_classifier
+from digit_recognizer.data.datamodule import MNISTDataModule
+from digit_recognizer.model.checkpoints import load_classifier
 from tests.helpers import fast_overrides, run_script, runs_of
 
 DDP = [

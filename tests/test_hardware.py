@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from digit_recognizer import hardware
+from digit_recognizer.training import hardware
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from digit_recognizer.errors import ModelUnavailable
-from digit_recognizer.inference import load_classifier
-from digit_recognizer.nets import SeedCNN, build_net
+from digit_recognizer.model.checkpoints import load_classifier
+from digit_recognizer.model.nets import SeedCNN, build_net
 
 
 class Payload:

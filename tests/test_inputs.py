@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from digit_recognizer.cli.arguments import path_arguments
 from digit_recognizer.errors import ModelUnavailable
-from digit_recognizer.inference import load_classifier
-from digit_recognizer.prediction import MAX_FILES, expand_inputs
+from digit_recognizer.model.checkpoints import load_classifier
+from digit_recognizer.reading.files import MAX_FILES, expand_inputs
 from tests.helpers import (
     CONFIG_DIR,
     ROOT,
@@ -81,7 +82,7 @@ def test_symlink_loops_visit_each_file_once(tmp_path: Path) -> None:
 
 
 def test_too_many_files_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("digit_recognizer.prediction.MAX_FILES", 3)
+    monkeypatch.setattr("digit_recognizer.reading.files.MAX_FILES", 3)
     for index in range(5):
         (tmp_path / f"{index}.png").write_bytes(b"x")
     with pytest.raises(Exception, match="more than 3 files"):
@@ -123,7 +124,7 @@ def test_checkpoint_bombs_are_refused_without_large_allocations(
     code = (
         "import sys\n"
         "from digit_recognizer.errors import ModelUnavailable\n"
-        "from digit_recognizer.inference import load_classifier\n"
+        "from digit_recognizer.model.checkpoints import load_classifier\n"
         "for path in sys.argv[1:]:\n"
         "    try:\n"
         "        load_classifier(path)\n"
@@ -178,7 +179,6 @@ def test_an_unreachable_tracking_server_answers_within_15_s(tmp_path: Path, serv
 
 
 def _load_script(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -192,8 +192,7 @@ def call_script(name: str, overrides: list[str], workdir: Path) -> tuple[int, st
 
     module = _load_script(name)
     keys = getattr(module, "PATH_KEYS", ())
-    entry = sys.modules["_entry"]  # loaded by the script, from scripts/
-    overrides = entry.path_arguments(overrides, keys, "img" if name == "predict" else None)
+    overrides = path_arguments(overrides, keys, "img" if name == "predict" else None)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name=name, overrides=[f"paths.root_dir={workdir}", *overrides])
     import contextlib
@@ -353,13 +352,11 @@ def test_random_option_values_never_give_a_traceback(
 
 
 def test_hydra_flags_keep_their_values_beside_image_names() -> None:
-    _load_script("predict")
-    entry = sys.modules["_entry"]
-    assert entry.path_arguments(["x.png", "--cfg", "job", "y.png"], (), "img") == [
+    assert path_arguments(["x.png", "--cfg", "job", "y.png"], (), "img") == [
         "img=['x.png','y.png']",
         "--cfg",
         "job",
     ]
-    (quoted,) = entry.path_arguments(["filter=tags.model = 'a'"], ("filter",), None)
+    (quoted,) = path_arguments(["filter=tags.model = 'a'"], ("filter",), None)
     (parsed,) = OverridesParser.create().parse_overrides([quoted])
     assert parsed.value() == "tags.model = 'a'"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from digit_recognizer.training import train
+from digit_recognizer.training.train import train
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, fast_overrides
 
 needs_mnist = pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")

@@ -13,10 +13,10 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.inference import load_classifier
-from digit_recognizer.mlflow_model import log_checkpoint_as_model
-from digit_recognizer.preprocess import to_mnist_array
-from digit_recognizer.training import train
+from digit_recognizer.images.centring import to_mnist_array
+from digit_recognizer.model.checkpoints import load_classifier
+from digit_recognizer.tracking.mlflow_model import log_checkpoint_as_model
+from digit_recognizer.training.train import train
 from tests.helpers import (
     compose_train,
     copy_store,
@@ -180,7 +180,7 @@ def test_a_model_logging_failure_keeps_the_trained_run(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("registry unavailable")
 
-    monkeypatch.setattr("digit_recognizer.recording.log_checkpoint_as_model", broken)
+    monkeypatch.setattr("digit_recognizer.training.recording.log_checkpoint_as_model", broken)
     overrides = [
         *fast_overrides(tmp_path, tiny_mnist, log_model=True),
         f"register_model={register}",

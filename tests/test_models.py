@@ -7,11 +7,11 @@ import mlflow
 import pytest
 import torch
 
-from digit_recognizer.data import MNISTDataModule, random_affine
-from digit_recognizer.inference import load_classifier
-from digit_recognizer.mlflow_model import log_checkpoint_as_model
-from digit_recognizer.module import DigitClassifier
-from digit_recognizer.training import train
+from digit_recognizer.data.datamodule import MNISTDataModule, random_affine
+from digit_recognizer.model.checkpoints import load_classifier
+from digit_recognizer.tracking.mlflow_model import log_checkpoint_as_model
+from digit_recognizer.training.module import DigitClassifier
+from digit_recognizer.training.train import train
 from tests.helpers import CONFIG_DIR, compose_train, fast_overrides, fresh_mlflow_run
 
 MODELS = sorted(path.stem for path in (Path(CONFIG_DIR) / "model").glob("*.yaml"))

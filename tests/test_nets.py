@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.nets import NETS, ProbabilityNet, SeedCNN, build_net, count_parameters
-from digit_recognizer.normalize import normalize_images
+from digit_recognizer.model.nets import NETS, SeedCNN, build_net, count_parameters
+from digit_recognizer.model.probabilities import ProbabilityNet, normalize_images
 
 
 def test_seed_cnn_has_the_notebooks_parameter_count() -> None:

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from digit_recognizer.inference import Classifier, load_classifier
-from digit_recognizer.negatives import KINDS, training_negatives
-from digit_recognizer.nets import ProbabilityNet
-from digit_recognizer.normalize import NOT_DIGIT
-from digit_recognizer.preprocess import NotADigit, Piece
-from digit_recognizer.reading import read_all
-from digit_recognizer.segment import Lattice
-from digit_recognizer.training import train
+from digit_recognizer.errors import NotADigit
+from digit_recognizer.labels import NOT_DIGIT
+from digit_recognizer.model.checkpoints import Classifier, load_classifier
+from digit_recognizer.model.probabilities import ProbabilityNet
+from digit_recognizer.reading.lattice import Lattice
+from digit_recognizer.reading.pieces import Piece
+from digit_recognizer.reading.reader import read_all
+from digit_recognizer.synthetic.non_digits import KINDS, training_negatives
+from digit_recognizer.training.train import train
 from tests.helpers import ROOT, compose_train, fast_overrides
 
 
@@ -85,7 +86,7 @@ def test_negatives_are_drawn_of_every_kind_and_kept(tmp_path: Path) -> None:
 def test_training_with_an_eleventh_class(
     tiny_mnist: Path, tmp_path: Path, experiment: str, outputs: int
 ) -> None:
-    from digit_recognizer import data
+    from digit_recognizer.data import datamodule as data
 
     overrides = [
         *fast_overrides(tmp_path, tiny_mnist),

@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_recognizer.mnist_files import find_raw_dir, load_split
-from digit_recognizer.preprocess import MAX_STRIP, NotADigit, to_mnist_digits, working_size
-from digit_recognizer.reading import read_all
-from digit_recognizer.segment import Mark, digit_height, find_marks, lattice, row_pieces
+from digit_recognizer.data.mnist_files import find_raw_dir, load_split
+from digit_recognizer.errors import NotADigit
+from digit_recognizer.images.decode import MAX_STRIP, working_size
+from digit_recognizer.reading.lattice import lattice, row_pieces
+from digit_recognizer.reading.marks import Mark, digit_height, find_marks
+from digit_recognizer.reading.pieces import to_mnist_digits
+from digit_recognizer.reading.reader import read_all
 from tests.helpers import (
     CHROMIUM,
     HAS_REAL_MNIST,
@@ -93,10 +96,11 @@ def test_a_digit_broken_in_two_is_one_digit_and_two_digits_stay_two() -> None:
 def test_a_long_wave_is_bounded_work_and_no_number_of_many_ones() -> None:
     from PIL import ImageDraw
 
-    from digit_recognizer.inference import Classifier
-    from digit_recognizer.nets import ProbabilityNet, SeedCNN
-    from digit_recognizer.preprocess import Piece
-    from digit_recognizer.segment import Lattice
+    from digit_recognizer.model.checkpoints import Classifier
+    from digit_recognizer.model.nets import SeedCNN
+    from digit_recognizer.model.probabilities import ProbabilityNet
+    from digit_recognizer.reading.lattice import Lattice
+    from digit_recognizer.reading.pieces import Piece
 
     page = Image.new("L", (4000, 250), 255)
     wave = [(x, 125 + 90 * np.sin(x / 3.0)) for x in range(20, 3980, 2)]
@@ -171,7 +175,7 @@ def test_touching_digits_are_cut_where_the_model_reads_digits() -> None:
 
 
 def test_touching_digits_with_no_clean_cut_are_read_as_a_pair() -> None:
-    from digit_recognizer.segment import MAX_PART_WIDTH, Lattice
+    from digit_recognizer.reading.lattice import MAX_PART_WIDTH, Lattice
 
     # Three rings joined by bridges: one piece of ink, three times as wide as tall.
     mask = _mask((10, 50, 20, 50), (10, 50, 56, 86), (10, 50, 92, 122), (28, 31, 50, 92))
@@ -224,7 +228,7 @@ def test_a_narrow_piece_is_cut_only_for_a_model_that_can_refuse_a_piece() -> Non
 
 def _sure_digits(checkpoint: Path, wanted: list[int]) -> list[np.ndarray]:
     """MNIST test digits (as 28x28 arrays) that the model reads surely, one per wanted digit."""
-    from digit_recognizer.inference import load_classifier
+    from digit_recognizer.model.checkpoints import load_classifier
 
     images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
     probabilities = load_classifier(checkpoint).predict(images[:500])
@@ -243,7 +247,7 @@ def _sure_digits(checkpoint: Path, wanted: list[int]) -> list[np.ndarray]:
 
 @needs_mnist
 def test_touching_digits_are_read_one_by_one(real_checkpoint: Path) -> None:
-    from digit_recognizer.inference import load_classifier
+    from digit_recognizer.model.checkpoints import load_classifier
 
     digits = _sure_digits(real_checkpoint, [2, 0, 2, 6])
     crops = []
@@ -401,11 +405,11 @@ def test_2026_drawn_on_the_page_is_read_with_its_boxes(number_png: Path, real_se
 def test_a_net_that_reads_pairs_answers_a_pair_as_two_digits_with_half_boxes() -> None:
     import torch
 
-    from digit_recognizer.inference import Classifier
-    from digit_recognizer.nets import ProbabilityNet
-    from digit_recognizer.normalize import PAIRS_FROM
-    from digit_recognizer.preprocess import Piece
-    from digit_recognizer.segment import Lattice
+    from digit_recognizer.labels import PAIRS_FROM
+    from digit_recognizer.model.checkpoints import Classifier
+    from digit_recognizer.model.probabilities import ProbabilityNet
+    from digit_recognizer.reading.lattice import Lattice
+    from digit_recognizer.reading.pieces import Piece
 
     class Marked(torch.nn.Module):
         """Sure of the pair "27" (if it has pair outputs) for an image whose corner pixel is

@@ -2,14 +2,13 @@
 
 import gc
 import importlib
-import sys
 
 import pytest
 import torch
 from PIL import Image
 
-from digit_recognizer import plots
-from tests.helpers import ROOT
+from digit_recognizer.cli import startup
+from digit_recognizer.tracking import plots
 
 
 def _mistakes(count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -40,10 +39,8 @@ def test_worst_mistakes_come_first():
 
 
 def test_libraries_load_with_the_collector_paused_then_frozen():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    entry = importlib.import_module("_entry")
     frozen = gc.get_freeze_count()
-    with pytest.raises(ImportError), entry.loading_libraries():
+    with pytest.raises(ImportError), startup.loading_libraries():
         assert not gc.isenabled()
         kept = [[] for _ in range(1000)]  # long-lived objects, as a library's import makes
         importlib.import_module("no_such_library_here")

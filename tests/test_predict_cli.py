@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_recognizer.prediction import percent
+from digit_recognizer.reading.reader import percent
 from tests.helpers import (
     copy_store,
     digit_png,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from digit_recognizer.preprocess import ImageRejected, to_mnist_array
+from digit_recognizer.errors import ImageRejected
+from digit_recognizer.images.centring import to_mnist_array
 from tests.helpers import dot_png, png_bomb
 
 
@@ -200,7 +201,8 @@ def test_decompression_bomb_is_refused_fast_and_small(tmp_path: Path) -> None:
     assert bomb.stat().st_size < 100_000
     code = (
         "import time\n"
-        "from digit_recognizer.preprocess import ImageRejected, to_mnist_array\n"
+        "from digit_recognizer.errors import ImageRejected\n"
+        "from digit_recognizer.images.centring import to_mnist_array\n"
         "start = time.perf_counter()\n"
         "try:\n"
         f"    to_mnist_array({str(bomb)!r})\n"

@@ -1,7 +1,7 @@
-"""The README's commands, as written, in a fresh copy of the project: a README that drifts
-from the code fails here.
+"""The commands of the README and of ``docs/*.md``, as written, in a fresh copy of the
+project: a page that drifts from the code fails here.
 
-Every ``python scripts/...`` line of the README's ``bash`` blocks is taken. Those that a
+Every ``python scripts/...`` line of their ``bash`` blocks is taken. Those that a
 laptop can run in seconds are run for real in a copy of the tracked files (tiny synthetic
 MNIST in its ``data/``, no project variables set): the quick start's training (with tiny
 limits added), every predict, compare and register line, ``--cfg job``. Lines that need
@@ -23,10 +23,11 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from PIL import Image
 
-from digit_recognizer.config_schema import check_train_config
+from digit_recognizer.training.schema import check_train_config
 from tests.helpers import ROOT, compose_train, digit_png, runs_of
 
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 # Added to the one training the README test runs for real: seconds, not minutes.
 TINY = [
     "trainer.max_epochs=1",
@@ -44,8 +45,10 @@ PLACEHOLDERS = ("<run id>", "<MLflow run id>", "<id>")
 
 
 def readme_commands() -> list[str]:
-    """The commands of the README's bash blocks, continuation lines joined, comments kept."""
-    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
+    """The commands of the bash blocks of the README and of every ``docs/`` page,
+    continuation lines joined, comments kept."""
+    text = "\n".join(page.read_text() for page in PAGES)
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
     lines = [re.sub(r"\\\n\s*", " ", block).splitlines() for block in blocks]
     return [line.strip() for block in lines for line in block if line.strip()]
 

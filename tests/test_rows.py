@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_recognizer.mnist_files import find_raw_dir, load_split
-from digit_recognizer.normalize import NOT_DIGIT, PAIRS_FROM
-from digit_recognizer.rows import PER_ROW, _row_parts, compose_row, cut_parts, label_part
+from digit_recognizer.data.mnist_files import find_raw_dir, load_split
+from digit_recognizer.labels import NOT_DIGIT, PAIRS_FROM
+from digit_recognizer.synthetic.rows import PER_ROW, _row_parts, compose_row, cut_parts, label_part
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, assert_swapped_in
 
 
@@ -96,9 +96,10 @@ def test_cut_pairs_are_a_third_labelled_with_both_digits(tmp_path: Path) -> None
 def test_the_data_module_swaps_a_share_of_each_batch_for_cut_parts(
     tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from digit_recognizer import data
+    from digit_recognizer.data import datamodule as data
+    from digit_recognizer.synthetic import cache
 
-    monkeypatch.setattr(data, "STYLED_CACHE", tmp_path)
+    monkeypatch.setattr(cache, "CACHE_DIR", tmp_path)
     module = data.MNISTDataModule(
         root=str(tiny_mnist), val_size=100, verify_md5=False, cut_share=0.25, cut_pool=40
     )

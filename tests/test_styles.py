@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_recognizer import styles
-from digit_recognizer.preprocess import center_in_frame, isolate_digit
-from digit_recognizer.styles import STYLES, restyle_many, robustness_set
+from digit_recognizer.images.centring import center_in_frame
+from digit_recognizer.images.ink import isolate_digit
+from digit_recognizer.synthetic import styles
+from digit_recognizer.synthetic.styles import STYLES, restyle_many, robustness_set
 from tests.helpers import assert_swapped_in, runs_of, synthetic_digits
 
 
@@ -71,9 +72,10 @@ def test_every_run_records_robustness_per_style(trained_store: Path) -> None:
 def test_style_augmentation_swaps_a_share_of_each_batch_for_styled_digits(
     tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from digit_recognizer import data
+    from digit_recognizer.data import datamodule as data
+    from digit_recognizer.synthetic import cache
 
-    monkeypatch.setattr(data, "STYLED_CACHE", tmp_path)
+    monkeypatch.setattr(cache, "CACHE_DIR", tmp_path)
     module = data.MNISTDataModule(
         root=str(tiny_mnist), val_size=100, verify_md5=False, style_share=0.5, style_pool=40
     )

@@ -138,22 +138,22 @@ def test_a_run_records_its_process_from_creation(tmp_path: Path) -> None:
     a run that can be told stale (it names its host and pid from the start)."""
     import socket
 
-    from digit_recognizer import tracking
-    from digit_recognizer.recording import RunLogger
+    from digit_recognizer.tracking import stale, store
+    from digit_recognizer.training.recording import RunLogger
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracking.ensure_experiment(uri, "mnist", None)
+    store.ensure_experiment(uri, "mnist", None)
     logger = RunLogger(experiment_name="mnist", tracking_uri=uri, tags={"mine": "kept"})
     run = logger.experiment.get_run(logger.run_id)
-    assert run.data.tags[tracking.PID_TAG] == str(os.getpid())
-    assert run.data.tags[tracking.HOST_TAG] == socket.gethostname()
-    assert run.data.tags["mine"] == "kept" and not tracking.is_stale(run)  # alive: this process
+    assert run.data.tags[stale.PID_TAG] == str(os.getpid())
+    assert run.data.tags[stale.HOST_TAG] == socket.gethostname()
+    assert run.data.tags["mine"] == "kept" and not stale.is_stale(run)  # alive: this process
 
 
 def test_a_run_killed_before_its_parameters_shows_unknowns_not_defaults(tmp_path: Path) -> None:
     # A training killed while it started: a RUNNING run with no parameters yet. The table
     # must not claim it trained without augmentation.
-    from digit_recognizer.comparison import top_runs
+    from digit_recognizer.tracking.comparison import top_runs
 
     client = store_client(tmp_path)
     experiment = client.create_experiment("mnist")

@@ -9,8 +9,8 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from digit_recognizer.errors import UserError
-from digit_recognizer.tracking import make_run_name
-from digit_recognizer.training import train
+from digit_recognizer.tracking.naming import make_run_name
+from digit_recognizer.training.train import train
 from tests.helpers import compose_train, fast_overrides, runs_of
 
 

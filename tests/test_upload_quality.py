@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from digit_recognizer.calibration import expected_calibration_error
-from digit_recognizer.evaluation import score_uploads
-from digit_recognizer.inference import load_classifier
-from digit_recognizer.mnist_files import find_raw_dir, load_split
-from digit_recognizer.styles import STYLES, robustness_set
+from digit_recognizer.data.mnist_files import find_raw_dir, load_split
+from digit_recognizer.evaluation.scores import score_uploads
+from digit_recognizer.model.calibration import expected_calibration_error
+from digit_recognizer.model.checkpoints import load_classifier
+from digit_recognizer.synthetic.styles import STYLES, robustness_set
 from tests.helpers import HAS_REAL_MNIST, SHARED_DATA
 
 pytestmark = pytest.mark.skipif(not HAS_REAL_MNIST, reason=f"no MNIST copy at {SHARED_DATA}")

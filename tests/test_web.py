@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digit_recognizer.inference import load_classifier
-from digit_recognizer.web import create_app
+from digit_recognizer.model.checkpoints import load_classifier
+from digit_recognizer.serving.app import create_app
 from tests.helpers import (
     CHROMIUM,
     ROOT,

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_recognizer.serving import RefusalRateLimit
+from digit_recognizer.serving.server import RefusalRateLimit
 from tests.helpers import ROOT, digit_png, free_port, wait_until_healthy
 
 LIMIT_MB = 1

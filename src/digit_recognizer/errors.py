@@ -1,4 +1,4 @@
-"""The one exception type for mistakes a user can fix (bad path, bad file, bad value)."""
+"""The exception types for what a user can fix, each with the exit status a script gives."""
 
 
 class UserError(Exception):
@@ -17,3 +17,12 @@ class TrainingInterrupted(UserError):
 
 class ModelUnavailable(UserError):
     """No usable model: no trained run yet, or a missing, corrupt or foreign checkpoint."""
+
+
+class ImageRejected(UserError):
+    """The file is no usable digit image (unreadable, blank, too large, ...)."""
+
+
+class NotADigit(ImageRejected):
+    """The image was read, but what it shows is no digit (blank, a speck, a line, scribbles):
+    an answer ("not a digit"), not a failure."""

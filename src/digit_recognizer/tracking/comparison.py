@@ -1,0 +1,100 @@
+"""The top runs of an MLflow experiment as rows a terminal table can show."""
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from digit_recognizer.errors import UserError
+from digit_recognizer.tracking.selection import BEST_METRIC
+from digit_recognizer.tracking.stale import is_stale
+
+COLUMNS = (
+    "run",
+    "model",
+    "sweep",
+    "lr",
+    "batch",
+    "augment",
+    "val/acc_best",
+    "test/acc",
+    "epochs",
+    "minutes",
+    "status",
+)
+
+
+# Which runs a table shows: the ones that finished or may still be running, or all.
+STATUS_FILTERS = {
+    "active": "attributes.status != 'FAILED' and attributes.status != 'KILLED'",
+    "all": "",
+}
+
+
+def top_runs(
+    tracking_uri: str,
+    experiment: str,
+    sort: str,
+    top: int,
+    filter_string: str = "",
+    status: str = "active",
+) -> list[dict[str, Any]]:
+    """The ``top`` runs with the highest ``sort`` metric, newest first among equals. A RUNNING
+    run whose process is gone shows as ``stale``; FAILED and KILLED runs only with status=all."""
+    if status not in STATUS_FILTERS:
+        raise UserError(f"status must be one of {', '.join(STATUS_FILTERS)}, not {status!r}.")
+    filter_string = " and ".join(f for f in (filter_string, STATUS_FILTERS[status]) if f)
+    from mlflow.exceptions import MlflowException
+
+    from digit_recognizer.tracking.store import client as store_client
+
+    client = store_client(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise UserError(f"No experiment {experiment!r} in {tracking_uri}; run `make train` first.")
+    try:
+        runs = client.search_runs(
+            [found.experiment_id],
+            filter_string=filter_string,
+            order_by=[f"metrics.`{sort}` DESC", "attributes.start_time DESC"],
+            max_results=top,
+        )
+    except MlflowException as err:
+        raise UserError(f"MLflow rejected the search: {err.message}") from err
+    rows = []
+    for run in runs:
+        params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+        end = run.info.end_time or run.info.start_time
+        rows.append(
+            {
+                "run_id": run.info.run_id,
+                "experiment_id": run.info.experiment_id,
+                "run": run.info.run_name,
+                "model": tags.get("model", "?"),
+                "sweep": tags.get("sweep"),
+                "lr": params.get("model.optimizer.lr", "?"),
+                "batch": params.get("data.batch_size", "?"),
+                "augment": params.get("data.augment", "?"),
+                "val/acc_best": metrics.get(BEST_METRIC),
+                "test/acc": metrics.get("test/acc"),
+                "epochs": int(metrics["epoch"]) if "epoch" in metrics else None,
+                "minutes": (end - run.info.start_time) / 60000,
+                "status": "stale" if is_stale(run) else run.info.status,
+            }
+        )
+    return rows
+
+
+def ui_links(ui_url: str, experiment_id: str, run_ids: list[str]) -> dict[str, str]:
+    """Links into the MLflow UI: the experiment's runs, and these runs side by side.
+
+    MLflow 3.x opens an experiment on its GenAI overview unless the browser last chose
+    "Model training" (kept in the browser, not in the store); ``workflowType`` in the link
+    chooses it, so the link lands on the runs whatever the browser chose before.
+    """
+    base = ui_url.rstrip("/")
+    mode = "workflowType=machine_learning"
+    links = {"runs": f"{base}/#/experiments/{experiment_id}/runs?{mode}"}
+    if len(run_ids) > 1:
+        runs, experiments = (quote(json.dumps(ids), safe="") for ids in (run_ids, [experiment_id]))
+        links["compare"] = f"{base}/#/compare-runs?runs={runs}&experiments={experiments}&{mode}"
+    return links
