@@ -51,6 +51,8 @@ def main(cfg: DictConfig) -> None:
             "queue": cfg.queue,
             "body_timeout_s": cfg.body_timeout_s,
             "time_budget_s": cfg.time_budget_s,
+            "bodies_budget_bytes": int(cfg.bodies_budget_mb * 1024 * 1024),
+            "min_body_rate": cfg.min_body_kb_per_s * 1024,
             "head_timeout_s": cfg.head_timeout_s,
             "mode": cfg.mode,
             "min_confidence": cfg.min_confidence,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_tiny_mnist
+from tests.helpers.data import make_tiny_mnist
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained_store(tiny_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder whose MLflow store holds two finished tiny runs: a good one, a poor one."""
     from digit_recognizer.training.train import train
-    from tests.helpers import compose_train, fast_overrides
+    from tests.helpers.configs import compose_train, fast_overrides
 
     workdir = tmp_path_factory.mktemp("trained_store")
     for name, lr in (("good", "5e-3"), ("poor", "1e-6")):
@@ -40,7 +40,8 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """SeedCNN after one epoch on the full 55,000 training images (about 98% accurate), with
     the batch augmentation: a one-epoch fp32 model without it is erratic on shifted digits."""
     from digit_recognizer.training.train import train
-    from tests.helpers import HAS_REAL_MNIST, SHARED_DATA, compose_train, real_mnist_overrides
+    from tests.helpers.configs import compose_train, real_mnist_overrides
+    from tests.helpers.paths import HAS_REAL_MNIST, SHARED_DATA
 
     if not HAS_REAL_MNIST:
         pytest.skip(f"no MNIST copy at {SHARED_DATA}")
@@ -57,7 +58,7 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def heif_writer() -> None:
-    """Lets a test write HEIC files; reading registers the format by itself (preprocess.py)."""
+    """Lets a test write HEIC files; reading registers the format by itself (images/decode.py)."""
     from pillow_heif import register_heif_opener
 
     register_heif_opener()

@@ -42,6 +42,8 @@ def path_arguments(argv: list[str], path_keys: Iterable[str], list_key: str | No
         if flag_value_next:  # the value of Hydra's --cfg job, --config-name x, ...
             flags.append(argument)
             flag_value_next = False
+        elif list_key and argument.startswith("-") and Path(argument).is_file():
+            items.append(argument)  # an image named --help is an image: a file is a file
         elif argument.startswith("-"):
             flags.append(argument)
             flag_value_next = argument in HYDRA_FLAGS_WITH_VALUE

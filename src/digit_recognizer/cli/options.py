@@ -67,6 +67,8 @@ class ServeConfig(ModelChoice, ReadingOptions):
     head_timeout_s: Annotated[float, Field(gt=0, le=3600)]
     body_timeout_s: Annotated[float, Field(gt=0, le=3600)]
     time_budget_s: Annotated[float, Field(gt=0, le=3600)]
+    bodies_budget_mb: Annotated[float, Field(gt=0, le=65_536)]
+    min_body_kb_per_s: Annotated[float, Field(ge=0.001, le=1_000_000)]
 
 
 class RegisterConfig(Section):

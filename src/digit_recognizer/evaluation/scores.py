@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
+from digit_recognizer.evaluation import plots
 from digit_recognizer.model.checkpoints import Classifier
-from digit_recognizer.tracking import plots
 
 
 @dataclass

@@ -43,6 +43,7 @@ IMAGE_SUFFIXES = frozenset(suffix for suffixes in IMAGE_FORMATS.values() for suf
 # (after JPEG's reduced draft) may take at most MAX_DECODE_BYTES of pixel data.
 MAX_PIXELS = 50_000_000
 MAX_DECODE_BYTES = 100 * 1024 * 1024
+_NUMERIC_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _BITS_PER_BAND = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 # Photos are cut down first: enough detail for a 20 px digit, and fast. The longer side to
 # WORKING_SIZE; but a strip wider than 2:1 (a row of digits) keeps its shorter side at half
@@ -79,7 +80,8 @@ def load_image(source: str | Path | bytes) -> Image.Image:
             )
             if image.width * image.height > MAX_PIXELS:
                 raise ImageRejected(f"{name}: {_TOO_LARGE}")
-            image.seek(0)  # animations: the first frame
+            if image.format != "HEIF":  # a HEIC opens at its primary image, which is the one
+                image.seek(0)  # animations: the first frame
             image.draft("RGB", (WORKING_SIZE * 2, WORKING_SIZE * 2))  # JPEG: decode reduced
             if decode_bytes(image) > MAX_DECODE_BYTES:
                 raise ImageRejected(f"{name}: {_TOO_LARGE}")
@@ -97,8 +99,10 @@ def load_image(source: str | Path | bytes) -> Image.Image:
         raise ImageRejected(f"{name}: not an image in a supported format ({allowed})") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageRejected(f"{name}: {_TOO_LARGE}") from err
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageRejected(f"{name}: truncated or corrupt image ({err})") from err
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as err:
+        # RuntimeError: libheif's (a security limit, a broken box); its text spans lines.
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ImageRejected(f"{name}: truncated or corrupt image ({reason})") from err
     return image
 
 
@@ -113,13 +117,9 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     or on black where most of the image is transparent and what is drawn on it is light
     (white strokes on a transparent canvas, as drawing apps export them)."""
     image = ImageOps.exif_transpose(image) or image
+    if image.mode in _NUMERIC_MODES:
+        return _numeric_grayscale(image)
     image.thumbnail(working_size(image.size), Image.Resampling.BOX)  # keeps aspect
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        if not np.isfinite(values).all():
-            raise ImageRejected("holds pixel values that are not finite numbers (inf or NaN)")
-        low, high = float(values.min()), float(values.max())
-        return (values - low) / (high - low) if high > low else np.zeros_like(values)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if has_alpha:
         rgba = image.convert("RGBA")
@@ -129,6 +129,20 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         image.convert("RGB").convert("L") if image.mode not in ("L", "RGB") else image.convert("L")
     )
     return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def _numeric_grayscale(image: Image.Image) -> np.ndarray:
+    """A 16- or 32-bit integer or float image, stretched to [0, 1] before it is shrunk:
+    Pillow's reducers refuse 16-bit modes and sum 32-bit ones in integers that overflow."""
+    values = np.asarray(image, dtype=np.float32)
+    if not np.isfinite(values).all():
+        raise ImageRejected("holds pixel values that are not finite numbers (inf or NaN)")
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    shrunk = Image.fromarray(scaled.astype(np.float32)).resize(
+        working_size(image.size), Image.Resampling.BOX
+    )
+    return np.clip(np.asarray(shrunk, dtype=np.float32), 0.0, 1.0)
 
 
 def _paper_for(rgba: Image.Image) -> tuple[int, int, int, int]:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from digit_recognizer.errors import ModelUnavailable, UserError
-from digit_recognizer.labels import NUM_CLASSES, OUTPUT_COUNTS, PAIRS_FROM
+from digit_recognizer.labels import IMAGE_SIZE, NUM_CLASSES, OUTPUT_COUNTS, PAIRS_FROM
 from digit_recognizer.model.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from digit_recognizer.model.nets import build_net, check_net_spec, state_shapes
 from digit_recognizer.model.probabilities import MNIST_MEAN, MNIST_STD, ProbabilityNet
@@ -68,6 +68,8 @@ def load_classifier(path: str | Path) -> Classifier:
     """Rebuild the net of a training checkpoint. Loading never runs code (``weights_only=True``),
     and nothing is built before the net spec, its size and the weights have been checked."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelUnavailable(f"Checkpoint {path} is a folder; give the path of a .ckpt file.")
     if not path.is_file():
         raise ModelUnavailable(f"Checkpoint {path} does not exist.")
     try:
@@ -84,12 +86,13 @@ def load_classifier(path: str | Path) -> Classifier:
         raise ModelUnavailable(f"Checkpoint {path} is corrupt or not a PyTorch file.") from err
     spec, weights, mean, std, temperature = _checked_contents(checkpoint, path)
     min_confidence = checkpoint["hyper_parameters"].get("min_confidence", 0.0)
-    if not (isinstance(min_confidence, int | float) and 0.0 <= min_confidence <= 1.0):
+    if not (_is_number(min_confidence) and 0.0 <= min_confidence <= 1.0):
         raise ModelUnavailable(
             f"Checkpoint {path} has a bad min_confidence {min_confidence!r} (expected 0 to 1)."
         )
     model = ProbabilityNet(build_net(**spec), mean, std, temperature=temperature)
-    model.net.load_state_dict(weights)  # names and shapes were checked above
+    model.net.load_state_dict(weights)  # names, shapes and kinds were checked above
+    _probe(model.eval(), path)
     return Classifier(
         model=model.eval(),
         source=str(path),
@@ -136,17 +139,22 @@ def _checked_contents(
             f"Checkpoint {path} holds {counts[0]:,} weights where its net spec {spec} has "
             f"{counts[1]:,} (or they differ in shape); they do not belong together."
         )
+    kinds = _state_kinds(spec)
+    wrong = [key for key, value in weights.items() if value.is_floating_point() != kinds[key]]
+    if wrong:
+        raise ModelUnavailable(
+            f"Checkpoint {path} holds {weights[wrong[0]].dtype} values for {wrong[0]}, where its "
+            "net has the other kind (floating point or integer)."
+        )
     if not all(torch.isfinite(value.float()).all() for value in weights.values()):
         raise ModelUnavailable(f"Checkpoint {path} holds non-finite weights (NaN or inf).")
     mean, std = hyper.get("input_mean", MNIST_MEAN), hyper.get("input_std", MNIST_STD)
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (mean, std)) or std <= 0:
+    if not all(_is_number(v) and math.isfinite(v) for v in (mean, std)) or std <= 0:
         raise ModelUnavailable(
             f"Checkpoint {path} has bad input normalisation (mean {mean!r}, std {std!r})."
         )
     temperature = hyper.get("temperature", 1.0)
-    if not (
-        isinstance(temperature, int | float) and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
-    ):
+    if not (_is_number(temperature) and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
         raise ModelUnavailable(
             f"Checkpoint {path} has a bad temperature {temperature!r} (expected a number "
             f"from {MIN_TEMPERATURE} to {MAX_TEMPERATURE})."
@@ -162,3 +170,31 @@ def _net_weights(state: dict[str, Any]) -> dict[str, Any]:
     if nested:
         return nested
     return {k.removeprefix("net."): v for k, v in named.items() if k.startswith("net.")}
+
+
+def _is_number(value: Any) -> bool:
+    """An int or a float; a boolean is not a number here (``True`` is not a threshold)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _state_kinds(spec: dict[str, Any]) -> dict[str, bool]:
+    """For each state-dict entry of a (checked) spec's net: is it floating point? (Batch norms
+    count their batches in an integer buffer.) Computed without allocating weights."""
+    with torch.device("meta"):
+        return {
+            key: value.is_floating_point() for key, value in build_net(**spec).state_dict().items()
+        }
+
+
+def _probe(model: ProbabilityNet, path: Path) -> None:
+    """Run a blank and a drawn probe image through a loaded net: a checkpoint whose outputs are
+    not finite (extreme normalisation, weights that overflow) would fail on every image later."""
+    probe = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+    probe[1, 0, 6:22, 12:16] = 255  # a stroke, as a 1
+    with torch.inference_mode():
+        outputs = model.all_probabilities(probe)
+    if not torch.isfinite(outputs).all():
+        raise ModelUnavailable(
+            f"Checkpoint {path} gives outputs that are not numbers (NaN or inf) for a plain "
+            "image: its weights or normalisation are broken."
+        )

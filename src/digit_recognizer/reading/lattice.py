@@ -53,6 +53,14 @@ ALONE_WHOLE_BONUS = 2.0
 # digit does, log(the model's confidence in the pair), with WIDE_PENALTY beyond twice
 # TYPICAL_WIDTH.
 MAX_PAIR_WIDTH = 2.8
+# Candidate parts per image, at most: each is cropped and classified, so this bounds the work
+# and memory an image can cause (combs and scribbles offer 100 times more than digits do).
+# Keep it well above what real rows offer: python benchmarks/part_counts.py
+MAX_PARTS = 1500
+
+
+class TooManyParts(Exception):
+    """The ink offers more candidate parts than ``MAX_PARTS``: strokes, not digits."""
 
 
 @dataclass
@@ -155,9 +163,10 @@ class Lattice:
         return chain[::-1]
 
 
-def lattice(mark: Mark, digit_height: float) -> Lattice:
+def lattice(mark: Mark, digit_height: float, budget: int = MAX_PARTS) -> Lattice:
     """Candidate parts of ``mark``: the whole, and, when it is wider than a digit, every
-    stretch between two candidate cuts that is as wide as a digit, or two, can be."""
+    stretch between two candidate cuts that is as wide as a digit, or two, can be;
+    ``TooManyParts`` past ``budget`` of them, before the work of more."""
     height = max(float(mark.height), digit_height)
     if mark.width <= SPLIT_WIDTH * height:
         return Lattice.one((mark.left, mark.top, mark.right, mark.bottom), mark.width / height)
@@ -172,8 +181,14 @@ def lattice(mark: Mark, digit_height: float) -> Lattice:
         for j in range(i + 1, len(cuts)):
             width = cuts[j] - start
             whole = (i, j) == (0, len(cuts) - 1)  # always a candidate: every chain ends
-            if not whole and not MIN_PART_WIDTH * height <= width <= MAX_PAIR_WIDTH * height:
+            if not whole and width > MAX_PAIR_WIDTH * height:  # cuts run left to right
+                if i > 0:
+                    break
+                continue  # from the left edge, the whole is still to come
+            if not whole and width < MIN_PART_WIDTH * height:
                 continue
+            if len(parts) >= budget:
+                raise TooManyParts
             bottom = int(last[start : cuts[j]].max())
             if bottom < 0:  # no ink between these cuts
                 continue
@@ -208,7 +223,8 @@ def row_pieces(
     """The row's marks in groups of neighbours close enough to be one digit's pieces, left
     to right, each with its lattice and, for each part, the mark its ink is cut from (a
     joined mark for parts joining several). Fragments with no digit beside them are left
-    out; a mark with no neighbour close by is read alone, as ``lattice`` says."""
+    out; a mark with no neighbour close by is read alone, as ``lattice`` says.
+    ``TooManyParts`` when the row offers more than ``MAX_PARTS`` candidates."""
     items = sorted([(m, True) for m in marks] + [(f, False) for f in fragments], key=_left)
     groups: list[list[tuple[Mark, bool]]] = []
     reach = -np.inf
@@ -219,14 +235,21 @@ def row_pieces(
         else:
             groups.append([item])
             reach = item[0].right
-    return [_group_lattice(group, height) for group in groups if any(t for _, t in group)]
+    found, budget = [], MAX_PARTS
+    for group in groups:
+        if any(is_digit for _, is_digit in group):
+            found.append(_group_lattice(group, height, budget))
+            budget -= len(found[-1][0].parts)
+    return found
 
 
 def _left(item: tuple[Mark, bool]) -> int:
     return item[0].left
 
 
-def _group_lattice(group: list[tuple[Mark, bool]], height: float) -> tuple[Lattice, list[Mark]]:
+def _group_lattice(
+    group: list[tuple[Mark, bool]], height: float, budget: int = MAX_PARTS
+) -> tuple[Lattice, list[Mark]]:
     """One lattice for a group of marks: each digit-sized mark's own parts, each fragment a
     skip, and every run of up to ``JOIN_MOST`` neighbours holding a digit-sized mark joined
     whole, when the joined mark is no wider than a digit can be."""
@@ -239,7 +262,7 @@ def _group_lattice(group: list[tuple[Mark, bool]], height: float) -> tuple[Latti
             skips.append((node, node + 1))
             node += 1
             continue
-        ways = lattice(mark, height)
+        ways = lattice(mark, height, budget - len(parts))
         for part, (i, j), width in zip(ways.parts, ways.spans, ways.widths, strict=True):
             parts.append(part)
             spans.append((node + i, node + j))
@@ -257,6 +280,8 @@ def _group_lattice(group: list[tuple[Mark, bool]], height: float) -> tuple[Latti
                 break
             if not any(is_digit for _, is_digit in group[first : last + 1]):
                 continue
+            if len(parts) >= budget:
+                raise TooManyParts
             parts.append((joined.left, joined.top, joined.right, joined.bottom))
             spans.append((starts[first], starts[last + 1]))
             widths.append(joined.width / max(float(joined.height), height))

@@ -11,7 +11,7 @@ from digit_recognizer.errors import ImageRejected, NotADigit
 from digit_recognizer.images.centring import center_in_frame
 from digit_recognizer.images.decode import load_image, to_grayscale
 from digit_recognizer.images.ink import ink_map, ink_mask, isolate_digit
-from digit_recognizer.reading.lattice import Lattice, row_pieces
+from digit_recognizer.reading.lattice import MAX_PARTS, Lattice, TooManyParts, row_pieces
 from digit_recognizer.reading.marks import (
     MAX_DIGITS,
     Mark,
@@ -68,7 +68,7 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
             return [whole]
         # One piece of ink: one digit, or two written touching. Read whole as a single digit,
         # or cut, if a model that knows "not a digit" is surer of the parts.
-        (alone,) = _pieces(ink, threshold, marks, [], scale)
+        (alone,) = _pieces(name, ink, threshold, marks, [], scale)
         if len(alone.crops) == 1:
             return [whole]
         everything = alone.lattice.spans.index((0, alone.lattice.cuts - 1))
@@ -81,10 +81,11 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
         raise NotADigit(
             f"{name}: not a number ({len(marks)} separate marks; at most {MAX_DIGITS} digits)"
         )
-    return _pieces(ink, threshold, marks, fragments, scale)
+    return _pieces(name, ink, threshold, marks, fragments, scale)
 
 
 def _pieces(
+    name: str,
     ink: np.ndarray,
     threshold: float,
     marks: list[Mark],
@@ -95,7 +96,14 @@ def _pieces(
     image's pixels: ``scale`` from the working image's)."""
     scale_x, scale_y = scale
     pieces = []
-    for ways, sources in row_pieces(marks, fragments, digit_height(marks)):
+    try:
+        rows = row_pieces(marks, fragments, digit_height(marks))
+    except TooManyParts:
+        raise NotADigit(
+            f"{name}: not a number (too many strokes to read as digits: more than "
+            f"{MAX_PARTS:,} ways to cut them)"
+        ) from None
+    for ways, sources in rows:
         inks: dict[int, np.ndarray] = {}  # each source mark's own ink, found once
         crops: list[tuple[np.ndarray, Box | None]] = []
         for part, source in zip(ways.parts, sources, strict=True):

@@ -73,13 +73,19 @@ def create_app(
     time_budget_s: float = 10.0,
     mode: str = "auto",
     min_confidence: float | None = None,
+    bodies_budget_bytes: int = 128 * 1024 * 1024,
+    min_body_rate: float = 64 * 1024,
+    body_grace_s: float = 2.0,
 ) -> FastAPI:
     """A FastAPI app answering with ``classifier``. Uploads over ``max_upload_bytes`` get 413;
     a Host header outside ``hosts`` gets 400; more than ``threads + queue`` predictions in
     flight get 503 with Retry-After. A body that has not fully arrived ``body_timeout_s``
     after the head gets 408; a request still waiting for a worker thread ``time_budget_s``
     after its body arrived gets 503 without being decoded (decoding itself is bounded by
-    the decode budget of ``images.decode``). ``mode`` and ``min_confidence``: as for
+    the decode budget of ``images.decode``, reading by ``reading.lattice.MAX_PARTS``). The
+    bodies of all requests in flight hold at most ``bodies_budget_bytes``: one that would
+    pass it gets 503 before its body is read. A body that arrives slower than
+    ``min_body_rate`` bytes/s after its first ``body_grace_s`` gives its slot up (408). ``mode`` and ``min_confidence``: as for
     predict.py (a digit, a number, or "not a digit" with the reason, all 200)."""
     app = FastAPI(title="digit-recognizer", summary="Recognise a handwritten digit.")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
@@ -88,10 +94,13 @@ def create_app(
     page = PAGE.read_text().replace(
         "__IMAGE_TYPES__", ",".join(["image/*", *sorted(IMAGE_SUFFIXES)])
     )
-    workers = anyio.CapacityLimiter(threads)
     # base64 in JSON is 4/3 of the file, plus the form or JSON around it.
     body_limit = max_upload_bytes * 4 // 3 + 64 * 1024
     in_flight = 0  # touched only on the event loop
+    budget = _BodyBudget(bodies_budget_bytes)
+    # Worker threads: a request waits for one at most until its deadline (``waiting``); the
+    # thread pool itself then never makes it wait (``running`` has the same capacity).
+    waiting, running = anyio.CapacityLimiter(threads), anyio.CapacityLimiter(threads)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -119,26 +128,47 @@ def create_app(
         nonlocal in_flight
         if in_flight >= threads + queue:
             return _busy()
+        declared = request.headers.get("content-length", "")
+        expected = int(declared) if declared.isdigit() and len(declared) < 12 else 0
+        if expected > body_limit:
+            raise _too_large(max_upload_bytes)
+        if not budget.take(expected):
+            return _busy()
         in_flight += 1
+        held = expected
         try:
             try:
                 with anyio.fail_after(body_timeout_s):
-                    body = await _read_body(request, body_limit, max_upload_bytes)
+                    body = await _read_body(
+                        request, body_limit, max_upload_bytes, min_body_rate, body_grace_s
+                    )
+                if len(body) > held:  # chunked, or more than declared: count it now
+                    if not budget.take(len(body) - held):
+                        return _busy()
+                    held = len(body)
             except ClientDisconnect:
                 return Response(status_code=499)  # nobody is left to answer
+            except _TooSlow:
+                return _timed_out(f"the body arrived slower than {min_body_rate / 1024:g} KB/s")
             except TimeoutError:
-                return JSONResponse(
-                    {"detail": f"the body did not arrive within {body_timeout_s:g} s"},
-                    status_code=408,
-                    headers={"Connection": "close"},
-                )
+                return _timed_out(f"the body did not arrive within {body_timeout_s:g} s")
             data = await _image_bytes(request, body, max_upload_bytes)
+            del body  # the image alone is kept while it waits
             deadline = time.monotonic() + time_budget_s
-            return await anyio.to_thread.run_sync(
-                _answer, classifier, data, deadline, mode, min_confidence, limiter=workers
-            )
+            try:
+                with anyio.fail_after(time_budget_s):
+                    await waiting.acquire()
+            except TimeoutError:
+                return _busy()  # no thread came free within the time budget
+            try:
+                return await anyio.to_thread.run_sync(
+                    _answer, classifier, data, deadline, mode, min_confidence, limiter=running
+                )
+            finally:
+                waiting.release()
         finally:
             in_flight -= 1
+            budget.give_back(held)
 
     return app
 
@@ -172,18 +202,53 @@ def _answer(
     return JSONResponse(answer.model_dump())
 
 
-async def _read_body(request: Request, limit: int, upload_limit: int) -> bytes:
-    """The whole body, counted as it streams in; 413 as soon as it passes ``limit``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(upload_limit)
+class _BodyBudget:
+    """The bytes of all bodies in flight, against one budget (touched only on the event loop)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.used = capacity, 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.capacity:
+            return False
+        self.used += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
+class _TooSlow(Exception):
+    """The body arrives slower than the minimum rate."""
+
+
+async def _read_body(
+    request: Request, limit: int, upload_limit: int, min_rate: float, grace_s: float
+) -> bytes:
+    """The whole body, counted as it streams in; 413 as soon as it passes ``limit``;
+    ``_TooSlow`` when, after ``grace_s``, fewer than ``min_rate`` bytes a second came."""
+    started = time.monotonic()
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        # The next bytes must come before the rate so far falls below min_rate.
+        wait = started + grace_s + size / min_rate - time.monotonic()
+        try:
+            with anyio.fail_after(max(wait, 0.001)):
+                chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise _TooSlow from None
         size += len(chunk)
         if size > limit:
             raise _too_large(upload_limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _timed_out(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=408, headers={"Connection": "close"})
 
 
 async def _image_bytes(request: Request, body: bytes, limit: int) -> bytes:

@@ -6,6 +6,8 @@ The app itself (routes, body limits, the thread pool) is in ``app``; this module
 """
 
 import asyncio
+import contextlib
+import ctypes
 import errno
 import json
 import logging
@@ -148,9 +150,21 @@ def app_from_environment() -> Any:
     from digit_recognizer.serving.app import create_app
 
     settings = json.loads(os.environ[SETTINGS_VARIABLE])
+    _give_large_blocks_back()
     torch.set_num_threads(1)  # one image per request: more threads only fight each other
     classifier = load_classifier(settings.pop("checkpoint"))
     classifier.source, classifier.run_id = settings.pop("source"), settings.pop("run_id")
     HeadDeadlineProtocol.head_timeout_s = settings.pop("head_timeout_s")
     settings["hosts"] = tuple(settings["hosts"])
     return create_app(classifier, **settings)
+
+
+def _give_large_blocks_back() -> None:
+    """Make glibc hand every freed block over 256 KB back to the system at once. By default it
+    raises that threshold after large blocks are freed, after which request bodies (up to a
+    few MB each) come from the heap and the worker keeps their memory after a burst."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its allocator decides
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h

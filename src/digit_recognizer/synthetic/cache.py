@@ -70,8 +70,10 @@ def read_verified(path: Path, layout: Layout) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as archive:
         members = {name.removesuffix(".npy") for name in archive.namelist()}
+        if members == set(layout):
+            raise ValueError("it has no checksum: an older version wrote it")
         if members != {*layout, _CHECKSUM}:
-            raise ValueError(f"holds {sorted(members)}, not {sorted(layout)}")
+            raise ValueError(f"it holds {sorted(members)}, not {sorted(layout)}")
         for name in [*layout, _CHECKSUM]:
             with archive.open(f"{name}.npy") as member:
                 shape, dtype = _header(member)

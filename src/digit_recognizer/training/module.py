@@ -264,8 +264,15 @@ class DigitClassifier(L.LightningModule):
             if interval == "step"
             else int(self.trainer.max_epochs)
         )
-        return {
-            name: steps
+        lengths = {
+            name: max(1, steps)
             for name in ("total_steps", "T_max")
             if name in parameters and name not in given
         }
+        if "total_steps" in lengths and "pct_start" in parameters:
+            # One-cycle divides by the length of its warm-up, pct_start x total_steps - 1
+            # steps: a run that long exactly (4 steps at 0.25) gets a cycle one step longer.
+            pct = given.get("pct_start", parameters["pct_start"].default)
+            if float(pct * lengths["total_steps"]) - 1 == 0:
+                lengths["total_steps"] += 1
+        return lengths

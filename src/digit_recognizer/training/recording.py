@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from digit_recognizer.tracking import plots
+from digit_recognizer.evaluation import plots
 from digit_recognizer.tracking.mlflow_model import log_checkpoint_as_model
 from digit_recognizer.tracking.selection import BEST_METRIC, CHECKPOINT_DIR
 from digit_recognizer.tracking.stale import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start
@@ -173,6 +173,17 @@ class RunRecorder(Callback):
             return  # nothing recorded yet: no run to end
         interrupted = isinstance(exception, KeyboardInterrupt | SIGTERMException | SystemExit)
         self.fail("KILLED" if interrupted else "FAILED", trainer, pl_module)
+
+    def abandon(self, reason: str) -> None:
+        """A run that could not start: record what was asked (params, tags, config) and end it
+        FAILED with the reason; never raises."""
+        try:
+            if not self.started:
+                self.start()
+            self.logger.experiment.set_tag(self.run_id, "failed_reason", reason[:5000])
+            self.logger.experiment.set_terminated(self.run_id, "FAILED")
+        except Exception as err:  # the original mistake is what the user must see
+            log.warning("Could not mark the MLflow run FAILED: %s", err)
 
     def fail(self, status: str, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Keep what the run learned so far and end it as KILLED or FAILED; never raises."""

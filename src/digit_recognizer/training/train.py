@@ -15,7 +15,7 @@ from hydra.types import RunMode
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from digit_recognizer.data.datamodule import MNISTDataModule
@@ -93,6 +93,14 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
             f"{checkpoint_dir}; continue with `python scripts/train.py {resume}`.",
             exit_code=143 if by_sigterm else 130,
         ) from error
+    except _SETUP_ERRORS as error:
+        if trainer.global_step > 0:  # not a set-up mistake: a failure while training
+            raise
+        reason = " ".join(str(error).split()) or type(error).__name__
+        if recorder is not None and trainer.is_global_zero:
+            recorder.abandon(reason)
+        where = f" (run {recorder.run_id} is FAILED)" if recorder and recorder.started else ""
+        raise UserError(f"Training could not start{where}: {reason}") from error
     if recorder is not None and recorder.model_error and recorder.registered_name:
         # Asked for explicitly, so a failure fails the command; the run itself is complete.
         raise UserError(
@@ -103,6 +111,11 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     callback = trainer.checkpoint_callback
     score = getattr(callback, "best_model_score", None)
     return float(score) if score is not None else None
+
+
+# What Lightning raises when the trainer's settings do not fit the data (no batch to train on,
+# a validation interval longer than an epoch): mistakes in the config, found at set-up.
+_SETUP_ERRORS = (MisconfigurationException, ValueError, ZeroDivisionError)
 
 
 def _tested_weights(trainer: L.Trainer) -> str | None:

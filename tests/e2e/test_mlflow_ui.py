@@ -1,0 +1,81 @@
+"""The MLflow UI over a store this project wrote, in a real browser: compare.py's links open the
+runs (not MLflow's GenAI overview) and the compare view of them. Saves the screenshot the
+README shows (test-artifacts/mlflow-compare.png)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.paths import CHROMIUM, ROOT
+from tests.helpers.processes import run_script
+from tests.helpers.servers import free_port, wait_until_healthy
+from tests.helpers.stores import copy_store, store_uri
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.mark.slow  # over a minute (a real `mlflow ui` and Chromium); keeps the default suite under 15 min
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_compare_links_open_the_runs_in_the_mlflow_ui(trained_store: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    copy_store(trained_store, tmp_path)
+    url = f"http://127.0.0.1:{free_port()}"
+    listed = run_script(
+        "compare.py", [f"logger.tracking_uri={store_uri(tmp_path)}", f"ui_url={url}"], tmp_path
+    )
+    assert listed.returncode == 0, listed.stderr
+    links = dict(re.findall(r"(runs|side by side): (http\S+)", listed.stdout))
+    assert set(links) == {"runs", "side by side"}, listed.stdout
+
+    log = tmp_path / "ui.log"
+    with log.open("w") as sink:
+        ui = subprocess.Popen(
+            [
+                sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri(tmp_path),
+                "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1], "--workers", "1",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until_healthy(url, ui, log)
+        ARTIFACTS.mkdir(exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.goto(links["runs"])
+            # The runs table, with both runs, not the GenAI overview (traces, tokens).
+            expect(page.get_by_text("2 matching runs")).to_be_visible(timeout=30_000)
+            assert "/runs" in page.url and "overview" not in page.url
+            for name in ("good", "poor"):
+                expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+
+            page.goto(links["side by side"])
+            expect(page.get_by_text("Comparing 2 Runs from 1 Experiment")).to_be_visible(
+                timeout=30_000
+            )
+            for name in ("good", "poor"):
+                expect(page.get_by_text(name, exact=True).first).to_be_visible()
+            # Parallel coordinates of the learning rates against both accuracies.
+            chosen = page.locator(".du-bois-light-select-selection-item", has_text="lr-Adam")
+            chosen.locator(".du-bois-light-select-selection-item-remove").click()
+            page.locator(".du-bois-light-select-selector").nth(1).click()  # the metrics
+            for metric in ("val/acc_best", "test/acc"):
+                # The option list is virtual (only the first few exist): type to filter it.
+                page.keyboard.type(metric)
+                option = page.locator(".du-bois-light-select-item-option", has_text=metric)
+                option.first.click()
+            page.keyboard.press("Escape")
+            expect(page.locator(".parcoords")).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Close").last.click()  # the assistant's side panel
+            page.screenshot(path=str(ARTIFACTS / "mlflow-compare.png"))
+            browser.close()
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)
