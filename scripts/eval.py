@@ -43,15 +43,23 @@ def main(cfg: DictConfig) -> float:
             f"preprocessed {uploads['uploads']:.2%}, "
             f"naive resize {uploads['uploads_naive_resize']:.2%}"
         )
+    yardstick = None
+    if cfg.other_writers:
+        from digit_recognizer.evaluation.other_writers import score_other_writers
+
+        yardstick = score_other_writers(classifier)
+        print(yardstick.as_text())
     if cfg.get("logger") and classifier.run_id:
         try:
-            record_on_run(cfg.logger.tracking_uri, classifier.run_id, report, images, labels)
+            record_on_run(
+                cfg.logger.tracking_uri, classifier.run_id, report, images, labels, yardstick
+            )
         except Exception as err:  # the scores above are printed; say why they are not stored
             raise UserError(
                 f"Scored, but could not record the result on run {classifier.run_id} "
                 f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})."
             ) from err
-        print(f"recorded eval/test_acc and figures on run {classifier.run_id}")
+        print(f"recorded eval/* metrics and figures on run {classifier.run_id}")
     return report.accuracy
 
 

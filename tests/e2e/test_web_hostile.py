@@ -23,7 +23,7 @@ from PIL import Image
 from digit_recognizer.serving.server import RefusalRateLimit
 from tests.helpers.images import digit_png, hostile_patterns
 from tests.helpers.paths import ROOT
-from tests.helpers.servers import free_port, wait_until_healthy
+from tests.helpers.servers import free_port, served, wait_until_healthy
 
 LIMIT_MB = 1
 SLOW_CLIENT_S = 2  # the server's head and body timeouts here
@@ -321,32 +321,10 @@ def test_hostile_patterns_are_answered_quickly_and_leave_health_fast(hostile_ser
 def budget_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
     """A server whose bodies in flight may hold 3 MB together (two 1.4 MB uploads)."""
     folder = tmp_path_factory.mktemp("budget")
-    port = free_port()
-    log_path = folder / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "scripts" / "serve.py"),
-                f"ckpt={tiny_checkpoint}",
-                f"port={port}",
-                f"max_upload_mb={LIMIT_MB}",
-                "logger=none",
-                "workers=1",
-                "bodies_budget_mb=3",
-                "min_body_kb_per_s=64",
-                "body_timeout_s=30",
-            ],
-            cwd=folder,
-            env={**os.environ, "PROJECT_ROOT": str(folder)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, process, log_path)
-        yield port, process, log_path
-        process.terminate()
-        process.wait(timeout=20)
+    args = [f"ckpt={tiny_checkpoint}", f"max_upload_mb={LIMIT_MB}", "logger=none", "workers=1"]
+    args += ["bodies_budget_mb=3", "min_body_kb_per_s=64", "body_timeout_s=30"]
+    with served(folder, *args) as url:
+        yield int(url.rsplit(":", 1)[1]), folder / "server.log"
 
 
 def _stalled_upload(port: int, declared: int) -> socket.socket:
@@ -363,7 +341,7 @@ def _stalled_upload(port: int, declared: int) -> socket.socket:
 def test_bodies_in_flight_share_one_budget_and_trickles_give_their_slot_up(
     budget_server,
 ) -> None:
-    port, _, log_path = budget_server
+    port, log_path = budget_server
     declared = 1_300_000
     stalled = [_stalled_upload(port, declared) for _ in range(2)]  # 2.6 of the 3 MB
     time.sleep(0.3)

@@ -52,6 +52,7 @@ class PredictConfig(ModelChoice, ReadingOptions):
 class EvalConfig(ModelChoice):
     batch_size: Annotated[int, Field(ge=1, le=100_000)]
     uploads: Annotated[int, Field(ge=0, le=10_000)]
+    other_writers: bool = True
     data: DataConfig
 
 

@@ -3,11 +3,15 @@
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from digit_recognizer.evaluation import plots
 from digit_recognizer.model.checkpoints import Classifier
+
+if TYPE_CHECKING:
+    from digit_recognizer.evaluation.other_writers import Yardstick
 
 
 @dataclass
@@ -59,13 +63,22 @@ def score_uploads(
 
 
 def record_on_run(
-    tracking_uri: str, run_id: str, report: TestReport, images: torch.Tensor, labels: torch.Tensor
+    tracking_uri: str,
+    run_id: str,
+    report: TestReport,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    yardstick: "Yardstick | None" = None,
 ) -> None:
     """Log the scores and figures under ``eval/`` on the model's own run."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
     client.log_metric(run_id, "eval/test_acc", report.accuracy)
+    if yardstick is not None:
+        client.log_metric(run_id, "eval/other_writers_right", yardstick.right)
+        client.log_metric(run_id, "eval/other_writers_refused", yardstick.refused)
+        client.log_metric(run_id, "eval/other_writers_unsure", yardstick.unsure)
     for digit, accuracy in enumerate(report.per_class):
         client.log_metric(run_id, f"eval/test_acc_digit_{digit}", accuracy)
     with tempfile.TemporaryDirectory() as tmp:

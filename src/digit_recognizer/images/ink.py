@@ -12,6 +12,11 @@ from digit_recognizer.errors import NotADigit
 # much wider than tall; a wide flat stroke is a dash or an underline.
 MIN_INK_SHARE = 0.1
 MAX_INK_WIDTH_PER_HEIGHT = 4.0
+# Ink is what stands out of the paper: GRAIN_SPREADS times the paper's noise above its level,
+# and at least MIN_CONTRAST of full scale (10 grey levels in 255). Test with a sweep of ink
+# contrast against paper noise: tests/unit/images/test_decode_and_centring.py.
+GRAIN_SPREADS = 6.0
+MIN_CONTRAST = 0.04
 
 
 def ink_map(grey: np.ndarray) -> np.ndarray:
@@ -57,12 +62,25 @@ def _strokes(mask: np.ndarray) -> np.ndarray:
     return kept if kept.sum() >= 0.3 * mask.sum() else mask
 
 
+def _paper_grain(ink: np.ndarray) -> float:
+    """The ink level that stands out of the paper's own grain: the paper's level (the median:
+    most of an image is paper) plus ``GRAIN_SPREADS`` robust spreads of it (the median absolute
+    deviation, as a standard deviation), and at least ``MIN_CONTRAST``. Light ink on clean
+    paper is read; noise on grainy paper is not ink."""
+    paper = float(np.median(ink))
+    spread = 1.4826 * float(np.median(np.abs(ink - paper)))
+    return paper + max(GRAIN_SPREADS * spread, MIN_CONTRAST)
+
+
 def ink_mask(ink: np.ndarray, name: str = "image") -> tuple[np.ndarray, float]:
     """Where the strokes are (specks of noise removed), and the ink level that tells them
     from the paper; NotADigit when there is no ink, or the "ink" is most of the image."""
-    if ink.shape[0] < 8 or ink.shape[1] < 8 or float(ink.max()) < 0.15:
+    if ink.shape[0] < 8 or ink.shape[1] < 8:
         raise NotADigit(f"{name}: no digit found (the image is blank)")
-    threshold = max(_otsu_threshold(ink), 0.1)
+    stands_out = _paper_grain(ink)
+    if float(ink.max()) < stands_out:
+        raise NotADigit(f"{name}: no digit found (the image is blank)")
+    threshold = max(_otsu_threshold(ink), stands_out)
     solid = _strokes(ink > threshold)
     if solid.sum() < 4 or solid.mean() > 0.6:
         raise NotADigit(f"{name}: no digit found (no strokes stand out from the background)")

@@ -40,11 +40,15 @@ class FileAnswer:
             line += reading.reason
         elif reading.is_number:
             sure = ", ".join(f"{p.digit} {percent(p.confidence)}" for p in reading.parts)
-            line += f"{reading.number}  (digits: {sure})"
+            mark = "?" if reading.unsure else ""
+            line += f"{reading.number}{mark}  (digits: {sure})"
         else:
             (part,) = reading.parts
             top3 = ", ".join(f"{d} {percent(p)}" for d, p in part.top())
-            line += f"{part.digit} ({percent(part.confidence)})  top 3: {top3}"
+            mark = "?" if reading.unsure else ""
+            line += f"{part.digit}{mark} ({percent(part.confidence)})  top 3: {top3}"
+        if reading.unsure:
+            line += f"  unsure: {reading.unsure}"
         return line + (f"  preview: {self.preview}" if self.preview else "")
 
     def as_json(self) -> str:
@@ -56,6 +60,9 @@ class FileAnswer:
             record["number"] = reading.number
         if reading.reason:
             record["reason"] = reading.reason
+        record["unsure"] = reading.unsure is not None
+        if reading.unsure:
+            record["doubt"] = reading.unsure
         if len(reading.parts) == 1 and not reading.is_number:
             (part,) = reading.parts
             record |= {

@@ -1,10 +1,12 @@
 """What an image says: a digit, a number, or "not a digit" with the reason. Shared by the
 CLI and the web API, so both answer alike.
 
-An answer is refused as "not a digit" when the preprocessing finds no digit-like ink
-(blank, a speck, a line), or when the model's calibrated confidence is below the
-checkpoint's threshold (chosen on validation so that 99.5% of real digits are answered).
-A number is refused when any of its digits would be.
+An answer is refused as "not a digit" only with evidence: the preprocessing finds no
+digit-like ink (blank, a speck, a line), or a model that learnt "not a digit" is below its
+threshold (its own class takes the probability away from the digits). A model with ten
+outputs cannot tell a digit from other ink: low confidence is no evidence, so its answer is
+kept and marked ``unsure``, with the reason. A number is refused (or unsure) when any of its
+digits would be.
 """
 
 from collections.abc import Sequence
@@ -64,6 +66,7 @@ class Reading:
     parts: list[DigitRead]
     is_number: bool = False
     reason: str | None = None
+    unsure: str | None = None  # why an answer given is in doubt (a model without "not a digit")
 
     @property
     def digit(self) -> int | None:
@@ -117,7 +120,8 @@ def read_all(
             reason = f"not a number (it would be {len(parts)} digits; at most {MAX_DIGITS})"
             readings.append(Reading([], reason=reason))
             continue
-        readings.append(_judged(Reading(parts, is_number=len(parts) > 1), threshold))
+        reading = Reading(parts, is_number=len(parts) > 1)
+        readings.append(_judged(reading, threshold, classifier.knows_not_a_digit))
     return readings
 
 
@@ -160,7 +164,9 @@ def _reason(refusal: NotADigit) -> str:
     return text.split(": ", 1)[1] if ": " in text else text
 
 
-def _judged(reading: Reading, threshold: float) -> Reading:
+def _judged(reading: Reading, threshold: float, refuses: bool) -> Reading:
+    """Below the threshold, a model that learnt "not a digit" refuses; one that cannot tell
+    a digit from other ink answers and says it is unsure."""
     unsure = [i for i, part in enumerate(reading.parts) if part.confidence < threshold]
     if not unsure:
         return reading
@@ -169,6 +175,13 @@ def _judged(reading: Reading, threshold: float) -> Reading:
         f"the model is only {percent(part.confidence)} sure it is a {part.digit}, "
         f"below its {percent(threshold)} threshold"
     )
+    if not refuses:
+        where = f"digit {unsure[0] + 1}: " if reading.is_number else ""
+        reading.unsure = (
+            f"{where}{doubt}; this model cannot tell a digit from other marks "
+            "(train one that can: python scripts/train.py experiment=reader)"
+        )
+        return reading
     if reading.is_number:
         reading.reason = (
             f"not a number (mark {unsure[0] + 1} of {len(reading.parts)} is not a digit: {doubt})"

@@ -8,6 +8,7 @@ preprocessing and inference run on a bounded pool of threads, off the event loop
 
 import base64
 import binascii
+import html
 import io
 import json
 import os
@@ -32,6 +33,11 @@ from digit_recognizer.reading.reader import read_all
 PAGE = Path(__file__).with_name("static") / "index.html"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+NO_REFUSAL_NOTE = (
+    "This model has ten outputs: it reads anything as a digit and marks doubtful answers "
+    "unsure. To refuse letters and scribbles, train one that knows 'not a digit': "
+    "python scripts/train.py experiment=reader"
+)
 # A tiny SVG digit for the browser tab, so /favicon.ico is not a 404.
 FAVICON = (
     b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16"'
@@ -51,6 +57,8 @@ class Prediction(BaseModel):
     digit: int | None  # null: not a single digit (see number and reason)
     number: str | None = None  # a row of digits read left to right
     reason: str | None = None  # why it is not a digit (or not a number)
+    unsure: bool = False  # an answer the model is not sure of (it cannot refuse: see doubt)
+    doubt: str | None = None  # why it is unsure
     confidence: float | None = None
     probabilities: list[float] = []
     digits: list[Part] = []  # every digit read, left to right, with its box
@@ -61,6 +69,8 @@ class Prediction(BaseModel):
 class Health(BaseModel):
     status: str
     model: str
+    knows_not_a_digit: bool  # false: letters and scribbles are read as (unsure) digits
+    note: str | None = None
 
 
 def create_app(
@@ -91,8 +101,11 @@ def create_app(
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     # The file picker offers what the server reads: image/* alone hides HEIC and AVIF where
     # the system knows no MIME type for them.
-    page = PAGE.read_text().replace(
-        "__IMAGE_TYPES__", ",".join(["image/*", *sorted(IMAGE_SUFFIXES)])
+    note = "" if classifier.knows_not_a_digit else html.escape(NO_REFUSAL_NOTE)
+    page = (
+        PAGE.read_text()
+        .replace("__IMAGE_TYPES__", ",".join(["image/*", *sorted(IMAGE_SUFFIXES)]))
+        .replace("__MODEL_NOTE__", note)
     )
     # base64 in JSON is 4/3 of the file, plus the form or JSON around it.
     body_limit = max_upload_bytes * 4 // 3 + 64 * 1024
@@ -112,7 +125,12 @@ def create_app(
 
     @app.get("/health")
     async def health() -> Health:
-        return Health(status="ok", model=classifier.source)
+        return Health(
+            status="ok",
+            model=classifier.source,
+            knows_not_a_digit=classifier.knows_not_a_digit,
+            note=None if classifier.knows_not_a_digit else NO_REFUSAL_NOTE,
+        )
 
     @app.post(
         "/api/predict",
@@ -193,6 +211,8 @@ def _answer(
         digit=reading.digit,
         number=reading.number,
         reason=reading.reason,
+        unsure=reading.unsure is not None,
+        doubt=reading.unsure,
         confidence=single.confidence if single else None,
         probabilities=single.probabilities if single else [],
         digits=[Part(**part.as_dict()) for part in reading.parts],

@@ -1,6 +1,7 @@
 """The top runs of an MLflow experiment as rows a terminal table can show."""
 
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -63,7 +64,8 @@ def top_runs(
     rows = []
     for run in runs:
         params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
-        end = run.info.end_time or run.info.start_time
+        # A run still going: its minutes so far.
+        end = run.info.end_time or int(time.time() * 1000)
         rows.append(
             {
                 "run_id": run.info.run_id,

@@ -129,8 +129,9 @@ class DigitClassifier(L.LightningModule):
         if val_set is None or len(val_set) == 0:
             return
         count = self._validation_images(datamodule, len(val_set))
-        self._final_metrics = self._robustness(datamodule, count)
-        self._calibrate(val_set.images[:count], val_set.labels[:count])
+        styled = self._styled_logits(datamodule, count)
+        self._final_metrics = self._robustness(styled)
+        self._calibrate(val_set.images[:count], val_set.labels[:count], styled)
 
     def _validation_images(self, datamodule: Any, available: int) -> int:
         """How many validation digits the final scores use: as many as validation itself saw
@@ -143,34 +144,49 @@ class DigitClassifier(L.LightningModule):
             return max(1, round(limit * available))
         return available
 
-    def _robustness(self, datamodule: Any, count: int) -> dict[str, float]:
-        """Accuracy on (at most ``count``) validation digits re-drawn in each style
-        (``val/robust/<style>``) and the mean over styles (``val/robust``); nothing if the data
-        module has no such sets."""
+    def _styled_logits(
+        self, datamodule: Any, count: int
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The net's logits for (at most ``count``) validation digits re-drawn in each of
+        people's styles, with their labels; nothing if the data module has no such sets."""
         sets = datamodule.robustness_sets() if hasattr(datamodule, "robustness_sets") else {}
+        return {
+            style: (self._logits_of(styled.images[:count]), styled.labels[:count].cpu())
+            for style, styled in sets.items()
+        }
+
+    @staticmethod
+    def _robustness(styled: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+        """Accuracy in each style (``val/robust/<style>``) and the mean over styles
+        (``val/robust``)."""
         scores = {
             f"val/robust/{style}": float(
-                (
-                    self._logits_of(styled.images[:count])[:, :NUM_CLASSES].argmax(1)
-                    == styled.labels[:count]
-                )
-                .float()
-                .mean()
+                (logits[:, :NUM_CLASSES].argmax(1) == labels).float().mean()
             )
-            for style, styled in sets.items()
+            for style, (logits, labels) in styled.items()
         }
         if scores:
             scores["val/robust"] = sum(scores.values()) / len(scores)
         return scores
 
-    def _calibrate(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+    def _calibrate(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        styled: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    ) -> None:
         """Fit the temperature on validation digits, choose the "not a digit" threshold (the
-        confidence that still answers 99.5% of them), and write both into the best checkpoint."""
+        confidence that still answers 99.5% of them, clean and in every one of people's
+        styles, so that a real digit in an unusual hand is answered), and write both into
+        the best checkpoint."""
         logits = self._logits_of(images)
         labels = labels.to(logits.device)
         temperature = fit_temperature(logits, labels)
         calibrated = (logits / temperature).softmax(dim=1)[:, :NUM_CLASSES]
-        min_confidence = confidence_threshold(calibrated)
+        everyone = torch.cat([logits, *(styled_logits for styled_logits, _ in styled.values())])
+        min_confidence = confidence_threshold(
+            (everyone / temperature).softmax(dim=1)[:, :NUM_CLASSES]
+        )
         self._final_metrics |= {
             "val/ece_uncalibrated": expected_calibration_error(
                 logits.softmax(dim=1)[:, :NUM_CLASSES], labels
@@ -250,7 +266,8 @@ class DigitClassifier(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer, **self._schedule_length(interval))
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+            # One name whatever the optimizer ("lr", not lr-Adam and lr-AdamW): runs compare.
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval, "name": "lr"},
         }
 
     def _schedule_length(self, interval: str) -> dict[str, int]:

@@ -143,7 +143,7 @@ class RunRecorder(Callback):
         the test logits and the fitted temperature, for ``plots/calibration.png``."""
         client = self.logger.experiment
         if self.best_score is not None:
-            client.log_metric(self.run_id, BEST_METRIC, self.best_score, step=0)
+            client.log_metric(self.run_id, BEST_METRIC, _shortest(self.best_score), step=0)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             plots.plot_learning_curves(self.history, folder / "learning_curves.png")

@@ -129,7 +129,12 @@ def _tested_weights(trainer: L.Trainer) -> str | None:
 
 # Lightning's console lines that say nothing about this run: an advert, an upstream
 # deprecation, and a logging-interval hint for runs that log per epoch anyway.
-_NOISE = ("litlogger", "LeafSpec", "smaller than the logging interval")
+_NOISE = (
+    "litlogger",
+    "LeafSpec",
+    "smaller than the logging interval",
+    "is not supported by the model summary",  # bf16: the summary's sizes are estimates anyway
+)
 
 
 def _quiet_console() -> None:

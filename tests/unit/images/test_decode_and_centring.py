@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from digit_recognizer.errors import ImageRejected
 from digit_recognizer.images.centring import to_mnist_array
@@ -287,3 +287,33 @@ def test_the_primary_image_of_a_heic_is_the_one_read(heif_writer: None) -> None:
     buffer = io.BytesIO()
     blank.save(buffer, "HEIF", save_all=True, append_images=[digit], primary_index=1)
     assert similarity(to_mnist_array(buffer.getvalue()), REFERENCE) > 0.9
+
+
+def _on_grainy_paper(contrast: float, grain: float, seed: int = 0) -> bytes:
+    """A 7 of ``contrast`` (share of full scale) on light paper with noise of sd ``grain``."""
+    stroke = Image.new("L", (160, 200), 0)
+    ImageDraw.Draw(stroke).line([(50, 40), (110, 40), (70, 170)], fill=255, width=10)
+    rng = np.random.default_rng(seed)
+    paper = 0.85 + rng.normal(0, grain, (200, 160))
+    grey = np.clip(paper - contrast * np.asarray(stroke, np.float64) / 255, 0, 1)
+    return encode(Image.fromarray((grey * 255).round().astype(np.uint8)))
+
+
+@pytest.mark.parametrize("grain", [0.0, 0.01, 0.02, 0.04])
+@pytest.mark.parametrize("contrast", [0.05, 0.08, 0.12, 0.2, 0.4])
+def test_faint_ink_is_read_when_it_stands_out_of_the_paper_grain(
+    contrast: float, grain: float
+) -> None:
+    stands_out = contrast >= max(6 * grain, 0.05)  # a person sees it at a glance
+    if stands_out:
+        clear = to_mnist_array(_on_grainy_paper(0.6, 0.0))
+        assert similarity(to_mnist_array(_on_grainy_paper(contrast, grain)), clear) > 0.8
+    elif contrast <= 2 * grain:  # lost in the grain: what a person calls empty paper
+        with pytest.raises(ImageRejected, match="no digit found"):
+            to_mnist_array(_on_grainy_paper(contrast, grain))
+
+
+@pytest.mark.parametrize("grain", [0.0, 0.01, 0.02, 0.04, 0.08])
+def test_grainy_empty_paper_is_blank(grain: float) -> None:
+    with pytest.raises(ImageRejected, match="no digit found"):
+        to_mnist_array(_on_grainy_paper(0.0, grain, seed=3))

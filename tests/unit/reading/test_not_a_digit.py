@@ -33,27 +33,40 @@ class Fixed(torch.nn.Module):
 
 def classifier_answering(logits: list[float], threshold: float) -> Classifier:
     model = ProbabilityNet(Fixed(logits))
-    return Classifier(model=model.eval(), source="fixed", min_confidence=threshold)
+    spec = {"num_classes": len(logits)}
+    return Classifier(model=model.eval(), source="fixed", min_confidence=threshold, spec=spec)
 
 
 DIGIT = [Piece([(np.zeros((28, 28), np.uint8), None)], Lattice.one())]
 
 
-def test_an_unsure_answer_is_not_a_digit_with_the_figures() -> None:
+def test_a_ten_output_model_below_its_threshold_answers_and_says_it_is_unsure() -> None:
+    # Low confidence of a model that cannot answer "not a digit" is no evidence: keep its digit.
     unsure = classifier_answering([2.0, 1.5, *([0.0] * 8)], threshold=0.9)
     (reading,) = read_all(unsure, [DIGIT])
-    assert reading.digit is None and reading.reason is not None
-    assert reading.reason.startswith("not a digit (the model is only ")
-    assert "sure it is a 0, below its 90.0% threshold" in reading.reason
+    assert reading.digit == 0 and reading.reason is None
+    assert reading.unsure.startswith("the model is only ")
+    assert "sure it is a 0, below its 90.0% threshold" in reading.unsure
+    assert "experiment=reader" in reading.unsure  # how to get a model that can refuse
     (answered,) = read_all(unsure, [DIGIT], min_confidence=0.0)  # the caller's override
-    assert answered.digit == 0 and answered.reason is None
+    assert answered.digit == 0 and answered.unsure is None
 
 
-def test_a_number_with_an_unsure_digit_is_not_a_number() -> None:
+def test_a_model_that_learnt_not_a_digit_refuses_below_its_threshold() -> None:
+    refusing = classifier_answering([2.0, 1.5, *([0.0] * 8), 2.0], threshold=0.9)
+    (reading,) = read_all(refusing, [DIGIT])
+    assert reading.digit is None and reading.unsure is None
+    assert reading.reason.startswith("not a digit (the model is only ")
+
+
+def test_a_number_with_an_unsure_digit_is_unsure_or_refused() -> None:
     sure = classifier_answering([9.0, *([0.0] * 9)], threshold=0.5)
     (reading,) = read_all(sure, [DIGIT * 3])
-    assert reading.number == "000" and reading.digit is None
-    (refused,) = read_all(sure, [DIGIT * 3], min_confidence=0.9999)
+    assert reading.number == "000" and reading.digit is None and reading.unsure is None
+    (doubtful,) = read_all(sure, [DIGIT * 3], min_confidence=0.9999)
+    assert doubtful.number == "000" and doubtful.unsure.startswith("digit 1: ")
+    refusing = classifier_answering([9.0, *([0.0] * 9), 0.0], threshold=0.9999)
+    (refused,) = read_all(refusing, [DIGIT * 3])
     assert refused.number is None and refused.reason.startswith("not a number (mark 1 of 3")
 
 

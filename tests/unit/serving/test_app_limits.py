@@ -1,5 +1,5 @@
-"""The app's limits in-process: a request waiting for a busy thread is told so within the
-time budget, not when a thread frees."""
+"""The app in-process: a request waiting for a busy thread is told so within the time
+budget, not when a thread frees; a model that cannot refuse says so on the page and API."""
 
 import asyncio
 import time
@@ -50,3 +50,16 @@ async def test_a_request_waiting_for_a_busy_thread_gets_503_within_the_time_budg
         status, waited = await send()
         assert status == 503 and waited < 2.5  # the budget (1 s), not the 4 s read
         assert (await first)[0] == 200
+
+
+def test_the_page_and_health_say_when_the_model_cannot_refuse(tiny_checkpoint: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(load_classifier(tiny_checkpoint), hosts=("testserver",)))
+    health = client.get("/health").json()
+    assert health["knows_not_a_digit"] is False and "experiment=reader" in health["note"]
+    assert "experiment=reader" in client.get("/").text
+    answer = client.post(
+        "/api/predict", content=digit_png(), headers={"Content-Type": "image/png"}
+    ).json()
+    assert answer["unsure"] is (answer["doubt"] is not None)

@@ -36,6 +36,8 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
         assert 0.0 <= metrics[key] < 100.0, key
     assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 2  # one per epoch
     assert metrics["val/acc_best"] == pytest.approx(best_val_acc)
+    assert len(str(metrics["val/acc_best"])) <= 8  # 0.9924, not 0.99239999...
+    assert "lr" in metrics and not any(key.startswith("lr-") for key in metrics)
     assert run.data.params["data.batch_size"] == "32"
     assert run.data.params["model.optimizer.lr"] == "0.005"
     assert run.data.params["model.scheduler._target_"].endswith("OneCycleLR")
