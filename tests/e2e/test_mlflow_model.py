@@ -129,18 +129,22 @@ def test_registered_model_is_served_by_mlflow_models_serve(
 
 @pytest.mark.slow  # half a minute; tests/test_readme.py runs the same two register.py calls
 def test_register_script_registers_the_best_run_then_a_chosen_one(
-    trained_store: Path, tmp_path: Path
+    trained_store: Path, tiny_mnist: Path, tmp_path: Path
 ) -> None:
     store = copy_store(trained_store, tmp_path)  # registering writes to the store
     client = store_client(store)
     runs = {run.info.run_name: run.info.run_id for run in runs_of(store)}
+    # The runs logged no model: registering logs one, with two test digits as its example.
+    data = [f"data.root={tiny_mnist}", "data.verify_md5=false"]
 
-    first = run_script("register.py", ["name=digits-reg"], store)
+    # Tiny synthetic digits say little about styles: the best run by accuracy is "good".
+    best = ["name=digits-reg", "select_by=val/acc_best", *data]
+    first = run_script("register.py", best, store)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Registered digits-reg version 1 from run good" in first.stdout
     assert "models:/digits-reg/1" in first.stdout
 
-    second = run_script("register.py", ["name=digits-reg", f"run_id={runs['poor']}"], store)
+    second = run_script("register.py", ["name=digits-reg", f"run_id={runs['poor']}", *data], store)
     assert second.returncode == 0, second.stderr[-3000:]
     versions = {int(v.version): v.run_id for v in client.search_model_versions("name='digits-reg'")}
     assert versions == {1: runs["good"], 2: runs["poor"]}
