@@ -15,11 +15,8 @@ from pathlib import Path
 
 def main() -> None:
     from digit_recognizer.data.mnist_files import find_raw_dir, load_split
-    from digit_recognizer.errors import NotADigit
-    from digit_recognizer.evaluation.other_writers import rendered_digits
+    from digit_recognizer.evaluation.other_writers import read_photos, rendered_digits
     from digit_recognizer.model.checkpoints import load_classifier
-    from digit_recognizer.reading.pieces import to_mnist_digits
-    from digit_recognizer.reading.reader import read_all
     from digit_recognizer.synthetic.uploads import redraw_many
 
     options = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)
@@ -39,13 +36,7 @@ def main() -> None:
         ],
     }
     for name, photos in sets.items():
-        found = []
-        for photo in photos:
-            try:
-                found.append(to_mnist_digits(photo, "auto"))
-            except NotADigit as refusal:
-                found.append(refusal)
-        readings = read_all(classifier, found)
+        readings = read_photos(classifier, photos)
         numbers = sum(reading.is_number for reading in readings)
         refused = sum(reading.reason is not None for reading in readings)
         print(f"{name}: {numbers} read as numbers, {refused} refused, of {len(readings)}")

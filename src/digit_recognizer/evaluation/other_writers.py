@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from digit_recognizer.errors import NotADigit
+from digit_recognizer.errors import NotADigit, UserError
 from digit_recognizer.model.checkpoints import Classifier
+from digit_recognizer.reading.answers import preprocess_all
+from digit_recognizer.reading.reader import Reading, read_all
 from digit_recognizer.synthetic.paper import encode_as_photo, lit_paper
 
 
@@ -55,20 +57,19 @@ class Yardstick:
         )
 
 
-def score_other_writers(classifier: Classifier, seed: int = 0) -> Yardstick:
-    """How ``classifier`` reads the rendered ``load_digits`` set, as predict.py would (mode
-    auto, the checkpoint's own threshold)."""
-    from digit_recognizer.reading.pieces import to_mnist_digits
-    from digit_recognizer.reading.reader import read_all
+def read_photos(classifier: Classifier, photos: list[bytes]) -> list[Reading]:
+    """What predict.py answers for each photo (mode auto, the checkpoint's own threshold)."""
+    found = preprocess_all(photos, "auto")
+    for item in found:
+        if isinstance(item, UserError) and not isinstance(item, NotADigit):
+            raise item  # our own renderings always decode; one that does not is a bug
+    return read_all(classifier, found)  # type: ignore[arg-type]
 
+
+def score_other_writers(classifier: Classifier, seed: int = 0) -> Yardstick:
+    """How ``classifier`` reads the rendered ``load_digits`` set, as predict.py would."""
     photos, labels = rendered_digits(seed)
-    found = []
-    for photo in photos:
-        try:
-            found.append(to_mnist_digits(photo, "auto"))
-        except NotADigit as refusal:
-            found.append(refusal)
-    readings = read_all(classifier, found)
+    readings = read_photos(classifier, photos)
     right = np.mean([r.digit == label for r, label in zip(readings, labels, strict=True)])
     refused = np.mean([r.digit is None and r.number is None for r in readings])
     unsure = np.mean([r.unsure is not None for r in readings])

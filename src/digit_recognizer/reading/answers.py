@@ -81,14 +81,14 @@ Found = list[Piece] | NotADigit
 
 
 def preprocess_all(
-    files: Iterable[Path], mode: str = "auto", workers: int = min(8, os.cpu_count() or 1)
+    files: Iterable[Path | bytes], mode: str = "auto", workers: int = min(8, os.cpu_count() or 1)
 ) -> list[Found | UserError]:
-    """Per file, in order: its digits with their boxes, why it shows none (``NotADigit``), or
-    why it could not be read; PIL releases the GIL, so threads help."""
+    """Per file (a path or its bytes), in order: its digits with their boxes, why it shows
+    none (``NotADigit``), or why it could not be read; PIL releases the GIL, so threads help."""
 
-    def one(path: Path) -> Found | UserError:
+    def one(source: Path | bytes) -> Found | UserError:
         try:
-            return to_mnist_digits(path, mode)
+            return to_mnist_digits(source, mode)
         except NotADigit as refusal:
             return refusal
         except UserError as err:
