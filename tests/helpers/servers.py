@@ -61,8 +61,9 @@ def served(workdir: Path, *args: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def chromium_page(url: str, width: int, height: int) -> Iterator[Any]:
-    """A Playwright page in Debian's Chromium, opened at ``url``; closed afterwards."""
+def chromium_page(url: str, width: int, height: int, touch: bool = False) -> Iterator[Any]:
+    """A Playwright page in Debian's Chromium, opened at ``url``; closed afterwards. ``touch``:
+    a phone's (a touch screen, a coarse pointer)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -71,7 +72,9 @@ def chromium_page(url: str, width: int, height: int) -> Iterator[Any]:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
+            page = browser.new_page(
+                viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+            )
             page.goto(url)
             yield page
         finally:
