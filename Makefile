@@ -63,6 +63,7 @@ compare: install  ## the store's best runs as a table
 
 ui: install  ## MLflow UI over the embedded store on http://127.0.0.1:5000 (prints links to the runs first)
 	-@$(BIN)/python scripts/compare.py top=5
+	@echo "A run opens as a GenAI page? Once per browser, click 'Model training' at the top left."
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlruns/artifacts --host 127.0.0.1 --port 5000
 

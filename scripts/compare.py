@@ -44,7 +44,10 @@ def main(cfg: DictConfig) -> None:
     console = Console(width=160)
     console.print(table)
     if rows:
-        links = ui_links(cfg.ui_url, rows[0]["experiment_id"], [row["run_id"] for row in rows])
+        first = rows[0]
+        links = ui_links(
+            cfg.ui_url, first["experiment_id"], [row["run_id"] for row in rows], first["saved_view"]
+        )
         console.print(f"In the MLflow UI (make ui), the runs: {links['runs']}", soft_wrap=True)
         if "compare" in links:
             console.print(f"these {len(rows)} side by side: {links['compare']}", soft_wrap=True)

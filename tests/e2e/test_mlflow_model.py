@@ -88,6 +88,13 @@ def test_registered_model_is_served_by_mlflow_models_serve(
     (version,) = client.search_model_versions("name='digits'")
     run = client.get_run(version.run_id)
     assert run.info.status == "FINISHED"
+    # Named by its net and run, so the Models tab tells models apart; linked to the final
+    # scores of its checkpoint (the last epoch's step), not to the first epoch's.
+    (model,) = client.search_logged_models([run.info.experiment_id])
+    assert model.name == f"SeedCNN-{run.info.run_name}"
+    linked = {metric.key: metric.step for metric in model.metrics or []}
+    assert {"test/acc", "val/acc_best", "temperature"} <= set(linked)
+    assert set(linked.values()) == {2}
     best = client.download_artifacts(run.info.run_id, "checkpoints/best.ckpt", str(tmp_path))
 
     port = free_port()

@@ -156,3 +156,18 @@ def test_a_run_killed_before_its_parameters_shows_unknowns_not_defaults(tmp_path
     (row,) = top_runs(store_uri(tmp_path), "mnist", "val/acc_best", 10)
     assert row["run"] == "cut short"
     assert (row["lr"], row["batch"], row["augment"]) == ("?", "?", "?")
+
+
+def test_a_run_has_its_params_from_creation(tmp_path: Path) -> None:
+    """compare.py shows what a run is trying from the moment it exists, not after minutes of
+    data set-up: the recorder logs params, tags and config.yaml when the run is created."""
+    from digit_recognizer.tracking import store
+    from digit_recognizer.training.recording import RunLogger, RunRecorder
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store.ensure_experiment(uri, "mnist", None)
+    logger = RunLogger(experiment_name="mnist", tracking_uri=uri)
+    RunRecorder(logger, uri, {"model.optimizer.lr": 0.003}, {"model": "seed_cnn"}, "seed: 1\n")
+    run = logger.experiment.get_run(logger.run_id)  # what Lightning does before set-up
+    assert run.data.params == {"model.optimizer.lr": "0.003"}
+    assert run.data.tags["model"] == "seed_cnn" and run.info.status == "RUNNING"

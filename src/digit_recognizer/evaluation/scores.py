@@ -73,6 +73,8 @@ def record_on_run(
     """Log the scores and figures under ``eval/`` on the model's own run."""
     from mlflow.tracking import MlflowClient
 
+    from digit_recognizer.tracking.descriptions import describe_run
+
     client = MlflowClient(tracking_uri)
     client.log_metric(run_id, "eval/test_acc", report.accuracy)
     if yardstick is not None:
@@ -86,3 +88,4 @@ def record_on_run(
         plots.plot_confusion_matrix(report.confusion, folder / "confusion_matrix.png")
         plots.plot_mistakes(images, labels, report.probabilities, folder / "mistakes.png")
         client.log_artifacts(run_id, str(folder), "eval")
+    describe_run(client, run_id)  # its description shows the new figures

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from digit_recognizer.errors import UserError
+from digit_recognizer.tracking.descriptions import VIEW_KEY, VIEW_TAG
 from digit_recognizer.tracking.selection import BEST_METRIC
 from digit_recognizer.tracking.stale import is_stale
 
@@ -70,6 +71,7 @@ def top_runs(
             {
                 "run_id": run.info.run_id,
                 "experiment_id": run.info.experiment_id,
+                "saved_view": VIEW_TAG in found.tags,  # made by a training of this version
                 "run": run.info.run_name,
                 "model": tags.get("model", "?"),
                 "sweep": tags.get("sweep"),
@@ -86,8 +88,11 @@ def top_runs(
     return rows
 
 
-def ui_links(ui_url: str, experiment_id: str, run_ids: list[str]) -> dict[str, str]:
-    """Links into the MLflow UI: the experiment's runs, and these runs side by side.
+def ui_links(
+    ui_url: str, experiment_id: str, run_ids: list[str], saved_view: bool = True
+) -> dict[str, str]:
+    """Links into the MLflow UI: the experiment's runs in the project's saved view (its
+    columns, best first), and these runs side by side.
 
     MLflow 3.x opens an experiment on its GenAI overview unless the browser last chose
     "Model training" (kept in the browser, not in the store); ``workflowType`` in the link
@@ -95,7 +100,8 @@ def ui_links(ui_url: str, experiment_id: str, run_ids: list[str]) -> dict[str, s
     """
     base = ui_url.rstrip("/")
     mode = "workflowType=machine_learning"
-    links = {"runs": f"{base}/#/experiments/{experiment_id}/runs?{mode}"}
+    view = f"&viewStateShareKey={VIEW_KEY}" if saved_view else ""
+    links = {"runs": f"{base}/#/experiments/{experiment_id}/runs?{mode}{view}"}
     if len(run_ids) > 1:
         runs, experiments = (quote(json.dumps(ids), safe="") for ids in (run_ids, [experiment_id]))
         links["compare"] = f"{base}/#/compare-runs?runs={runs}&experiments={experiments}&{mode}"

@@ -7,6 +7,7 @@ Input: float32 pixels in [0, 1], shape (N, 1, 28, 28), a white digit on black as
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "model"  # the logged model's name inside its run
+# What MLflow refuses in a logged model's name (mlflow.utils.validation).
+_NOT_IN_NAMES = re.compile(r"[/:.%\"']")
+
+
+def logged_model_name(net: str, run_name: str) -> str:
+    """The logged model's name: its net and its run (``SeedCNN-seed_cnn-lr3e-3-1207-1500-a3f9``),
+    so that the experiment's Models tab tells the models apart."""
+    return _NOT_IN_NAMES.sub("_", f"{net}-{run_name}")
 
 
 def log_checkpoint_as_model(
@@ -32,8 +40,10 @@ def log_checkpoint_as_model(
     checkpoint: str | Path,
     examples: torch.Tensor,
     registered_name: str | None = None,
+    step: int = 0,
 ) -> "ModelInfo":
     """Log ``checkpoint`` as the MLflow model of run ``run_id``; register it when a name is given.
+    The model is linked to the run's metrics logged at ``step`` (its final scores).
 
     ``examples``: at least two uint8 digits, (N, 28, 28) or (N, 1, 28, 28), kept as the input
     example. Two or more let ``torch.export`` keep the batch dimension dynamic (a batch of one
@@ -46,7 +56,8 @@ def log_checkpoint_as_model(
 
     if len(examples) < 2:
         raise ValueError("The input example needs at least two images (a dynamic batch size).")
-    model = load_classifier(checkpoint).model  # normalise -> net -> softmax, in eval mode
+    classifier = load_classifier(checkpoint)
+    model = classifier.model  # normalise -> net -> softmax, in eval mode
     example = (examples.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).float() / 255.0).numpy()
     signature = ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 1, IMAGE_SIZE, IMAGE_SIZE))]),
@@ -55,12 +66,14 @@ def log_checkpoint_as_model(
     # The logged model belongs to the run's experiment; MLflow reads both from its global state.
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
-    mlflow.set_experiment(experiment_id=client.get_run(run_id).info.experiment_id)
+    run = client.get_run(run_id)
+    mlflow.set_experiment(experiment_id=run.info.experiment_id)
     started = time.perf_counter()
     info = mlflow.pytorch.log_model(
         model,
-        name=MODEL_NAME,
+        name=logged_model_name(str(classifier.spec.get("name", "net")), run.info.run_name),
         run_id=run_id,
+        step=step,
         signature=signature,
         input_example=example,
         serialization_format="pt2",
@@ -100,10 +113,13 @@ def register_run_model(
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri)
-    outputs = client.get_run(run_id).outputs
-    logged = [output.model_id for output in (outputs.model_outputs if outputs else [])]
+    run = client.get_run(run_id)
+    logged = [output.model_id for output in (run.outputs.model_outputs if run.outputs else [])]
     if not logged:
-        info = log_checkpoint_as_model(tracking_uri, run_id, checkpoint, examples(), name)
+        final_step = int(run.data.metrics.get("epoch", 0))  # where the final scores are
+        info = log_checkpoint_as_model(
+            tracking_uri, run_id, checkpoint, examples(), name, step=final_step
+        )
         return str(info.registered_model_version)
     mlflow.set_tracking_uri(tracking_uri)  # register_model looks the logged model up there
     version = mlflow.register_model(f"models:/{logged[-1]}", name, await_registration_for=60)

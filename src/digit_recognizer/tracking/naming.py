@@ -1,5 +1,5 @@
 """What a run is called and what is logged about it: readable run names, the commit, the
-config flattened into MLflow params."""
+config split into MLflow params (what a person varies) and tags (where and how it ran)."""
 
 import secrets
 import subprocess
@@ -68,3 +68,64 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+# Config keys that say where things are or how they ran, not what the model learnt: tags. The
+# whole config stays on the run as config.yaml.
+LOCATION_KEYS = (
+    "paths.",
+    "logger.",
+    "hydra.",
+    "data.root",
+    "data.download",
+    "data.mirrors",
+    "ckpt_path",
+    "resume_run",
+    "trainer.default_root_dir",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.strategy",
+    "trainer.num_nodes",
+    "callbacks.model_checkpoint.dirpath",
+)
+# Plumbing: how the code is wired and how it reports, which no one varies to learn better.
+_PLUMBING_KEYS = (
+    "callbacks.model_checkpoint.",
+    "callbacks.lr_monitor.",
+    "callbacks.progress_bar.",
+    "trainer.enable_",
+    "trainer.log_every_n_steps",
+    "trainer.num_sanity_val_steps",
+    "trainer.limit_",
+    "data.verify_md5",
+    "data.num_workers",
+    "data.pin_memory",
+    "data.keep_on_device",
+    "data.eval_batch_size",
+    "model.channels_last",
+    "model.net.num_classes",
+    "log_model",
+    "register_model",
+    "registered_model_name",
+)
+# A class chosen in the config is a param by its short name (model.optimizer = AdamW); the other
+# ``_target_``s only say which code builds a part.
+_CHOSEN_CLASSES = ("model.optimizer", "model.scheduler")
+
+
+def split_config(flat: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A flattened config (``flatten_config``) as MLflow params (what a person would vary:
+    lr, batch, model, augment, ...) and tags (where things are and how the run was set up)."""
+    params: dict[str, Any] = {}
+    tags: dict[str, str] = {}
+    for key, value in flat.items():
+        parent, _, leaf = key.rpartition(".")
+        if key.startswith(LOCATION_KEYS):
+            tags[key] = str(value)
+        elif leaf == "_target_" and parent in _CHOSEN_CLASSES:
+            params[parent] = str(value).rsplit(".", 1)[-1]
+        elif leaf.startswith("_") or key.startswith(_PLUMBING_KEYS):
+            continue
+        else:
+            params[key] = value
+    return params, tags

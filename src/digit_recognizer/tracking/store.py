@@ -125,9 +125,18 @@ def prepare_store(tracking_uri: str, artifact_location: str | None) -> str | Non
     return Path(artifact_location).resolve().as_uri()
 
 
-def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+def ensure_experiment(
+    tracking_uri: str,
+    name: str,
+    artifact_location: str | None,
+    tags: dict[str, str] | None = None,
+    keep: tuple[str, ...] = (),
+) -> str:
     """Create the store and the experiment if missing, one process at a time; end this host's
     stale runs in it (see ``mark_stale_runs``). Returns the experiment id.
+
+    ``tags`` are set on the experiment where they differ, except those named in ``keep`` that
+    it already has (a description a person wrote in the UI stays).
 
     Two trainings started together on a fresh SQLite store would both run its schema migration
     (one fails) and both create the experiment (one fails); a file lock beside the database
@@ -147,6 +156,10 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | Non
                 if found
                 else store.create_experiment(name, artifact_location=artifact_location)
             )
+            have = found.tags if found else {}
+            for key, value in (tags or {}).items():
+                if have.get(key) != value and not (key in keep and have.get(key)):
+                    store.set_experiment_tag(experiment_id, key, value)
     except PermissionError as err:
         raise UserError(
             f"Cannot write to the MLflow store at {tracking_uri} ({err.strerror}: "

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from digit_recognizer.evaluation import plots
+from digit_recognizer.tracking.descriptions import describe_run
 from digit_recognizer.tracking.mlflow_model import log_checkpoint_as_model
 from digit_recognizer.tracking.selection import BEST_METRIC, CHECKPOINT_DIR
 from digit_recognizer.tracking.stale import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start
@@ -31,8 +34,11 @@ log = logging.getLogger(__name__)
 class RunLogger(MLFlowLogger):
     """Lightning's MLflow logger that writes metrics and nothing else about the run's life.
 
-    Metrics are logged at step = epoch (runs of any batch size line up in the UI), with the
-    float32 noise of tensor values removed (0.9918, not 0.9918000102043152).
+    Metrics are logged at step = the epoch's number, 1 to N as ``learning_curves.png`` counts
+    them (runs of any batch size line up in the UI); the final scores (test, calibration,
+    robustness) at the last epoch's step, where the logged model points. ``epoch`` is logged
+    once per step, as the number of epochs done. Values lose the float32 noise of tensors
+    (0.9918, not 0.9918000102043152).
     """
 
     def __init__(self, *args: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -40,13 +46,30 @@ class RunLogger(MLFlowLogger):
         # first drawn): a run records who writes it from its creation, so a process killed in
         # that window leaves a run that shows as stale, not one RUNNING for ever.
         super().__init__(*args, tags={**(tags or {}), **_process_tags()}, **kwargs)
-        self.epoch = 0  # kept current by RunRecorder
+        self.step = 0  # the epoch being trained, counted from 1; kept current by RunRecorder
+        self.finished_training = False  # set by RunRecorder: later metrics are final scores
+        self.on_created: Callable[[], None] | None = None  # called once the run exists
+        self._epoch_logged_at: int | None = None
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Any:
+        created = self._initialized
+        client = super().experiment
+        if not created and self.on_created is not None:
+            self.on_created()
+        return client
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        # Lightning adds the epoch to epoch-level metrics; the LR monitor's come without one.
+        metrics = dict(metrics)
+        # Lightning adds the (0-based) epoch to epoch-level metrics: the epoch in training,
+        # the number of epochs done with the final scores. The LR monitor's come without one.
         if "epoch" in metrics:
-            self.epoch = int(metrics["epoch"])
-        super().log_metrics({k: _shortest(v) for k, v in metrics.items()}, step=self.epoch)
+            epoch = int(metrics.pop("epoch"))
+            self.step = epoch if self.finished_training else epoch + 1
+            if self._epoch_logged_at != self.step:
+                metrics["epoch"] = self._epoch_logged_at = self.step
+        super().log_metrics({k: _shortest(v) for k, v in metrics.items()}, step=self.step)
 
     def finalize(self, status: str = "success") -> None:
         # Lightning calls this after fit and after test: too early to call a run FINISHED.
@@ -82,6 +105,8 @@ class RunRecorder(Callback):
         self.history: list[dict[str, float]] = []
         self.best_score: float | None = None
         self._checkpoints = ("", "")
+        # Params are on record from the moment the run exists, before minutes of data set-up.
+        logger.on_created = self.start
 
     @property
     def run_id(self) -> str:
@@ -89,6 +114,9 @@ class RunRecorder(Callback):
 
     def start(self) -> None:
         """Open (or reopen) the run and record what ran: params, tags, the resolved YAML."""
+        if self.started:
+            return
+        self.started = True
         client = self.logger.experiment
         logged = client.get_run(self.run_id).data.params
         # MLflow keeps a param's first value: a resumed run records changes in config.yaml.
@@ -100,16 +128,16 @@ class RunRecorder(Callback):
             tags=[_tag(key, value) for key, value in {**self.tags, **_process_tags()}.items()],
         )
         client.log_text(self.run_id, self.config_yaml, "config.yaml")
-        self.started = True
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             self.start()
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.logger.epoch = trainer.current_epoch
+        self.logger.step = trainer.current_epoch + 1
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.logger.finished_training = True
         # Read now: testing the best checkpoint restores its (shorter) history and callback state.
         self.history = list(getattr(pl_module, "history", []))
         callback = trainer.checkpoint_callback
@@ -143,7 +171,9 @@ class RunRecorder(Callback):
         the test logits and the fitted temperature, for ``plots/calibration.png``."""
         client = self.logger.experiment
         if self.best_score is not None:
-            client.log_metric(self.run_id, BEST_METRIC, _shortest(self.best_score), step=0)
+            client.log_metric(
+                self.run_id, BEST_METRIC, _shortest(self.best_score), step=self.logger.step
+            )
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             plots.plot_learning_curves(self.history, folder / "learning_curves.png")
@@ -164,6 +194,7 @@ class RunRecorder(Callback):
         self._log_checkpoint(last_path, "last.ckpt")
         if self.log_model and best_path:
             self._log_model(best_path, images[:2].cpu())  # two real test digits: the input example
+        describe_run(client, self.run_id)
         client.set_terminated(self.run_id, "FINISHED")
 
     def on_exception(
@@ -210,7 +241,12 @@ class RunRecorder(Callback):
         complete: it is tagged and kept in ``model_error`` for the caller to report."""
         try:
             log_checkpoint_as_model(
-                self.tracking_uri, self.run_id, checkpoint, examples, self.registered_name
+                self.tracking_uri,
+                self.run_id,
+                checkpoint,
+                examples,
+                self.registered_name,
+                step=self.logger.step,
             )
         except Exception as err:
             self.model_error = f"{type(err).__name__}: {err}".splitlines()[0]

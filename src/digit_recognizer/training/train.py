@@ -20,7 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from digit_recognizer.data.datamodule import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
-from digit_recognizer.tracking.naming import flatten_config, git_commit, make_run_name
+from digit_recognizer.tracking.descriptions import NOTE_TAG, experiment_tags
+from digit_recognizer.tracking.naming import (
+    flatten_config,
+    git_commit,
+    make_run_name,
+    split_config,
+)
 from digit_recognizer.tracking.store import ensure_experiment, prepare_store
 from digit_recognizer.training.callbacks import CheckpointOnInterrupt, ThroughputMonitor
 from digit_recognizer.training.config_checks import (
@@ -33,18 +39,6 @@ from digit_recognizer.training.preparation import prepare_machine
 from digit_recognizer.training.recording import RunLogger, RunRecorder
 
 log = logging.getLogger(__name__)
-
-# Config keys that say where things are, not how the model learns: tags, not params.
-LOCATION_KEYS = (
-    "paths.",
-    "logger.",
-    "hydra.",
-    "data.root",
-    "ckpt_path",
-    "resume_run",
-    "trainer.default_root_dir",
-    "callbacks.model_checkpoint.dirpath",
-)
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -214,7 +208,10 @@ def _build_logger(cfg: DictConfig) -> RunLogger | L.pytorch.loggers.Logger | Non
     if not node.get("tracking_uri"):
         return build(node, "logger")
     location = prepare_store(node.tracking_uri, node.get("artifact_location"))
-    ensure_experiment(node.tracking_uri, node.experiment_name, location)
+    # A training experiment, described, with a saved view of its runs table.
+    ensure_experiment(
+        node.tracking_uri, node.experiment_name, location, experiment_tags(), keep=(NOTE_TAG,)
+    )
     return RunLogger(
         experiment_name=node.experiment_name,
         tracking_uri=node.tracking_uri,
@@ -232,9 +229,7 @@ def _build_recorder(cfg: DictConfig, logger: Any) -> RunRecorder | None:
         return None
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)
-    flat = flatten_config(config)
-    params = {key: value for key, value in flat.items() if not key.startswith(LOCATION_KEYS)}
-    tags = {key: str(value) for key, value in flat.items() if key.startswith(LOCATION_KEYS)}
+    params, tags = split_config(flatten_config(config))
     tags["checkpoint_dir"] = str(Path(cfg.callbacks.model_checkpoint.dirpath).resolve())
     if not cfg.get("resume_run"):  # a resumed run keeps the tags it was started with
         tags.update(_run_tags(cfg))

@@ -34,13 +34,39 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
     metrics = run.data.metrics
     for key in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
         assert 0.0 <= metrics[key] < 100.0, key
-    assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 2  # one per epoch
+    # One point per epoch, at steps 1 and 2 as learning_curves.png counts epochs; the final
+    # scores and the logged model at the last epoch's step; ``epoch`` once per step.
+    steps = {key: [m.step for m in client.get_metric_history(run.info.run_id, key)]
+             for key in ("val/acc", "lr", "epoch", "test/acc", "val/acc_best")}  # fmt: skip
+    assert steps == {
+        "val/acc": [1, 2], "lr": [1, 2], "epoch": [1, 2], "test/acc": [2], "val/acc_best": [2]
+    }  # fmt: skip
+    assert metrics["epoch"] == 2
+    # The run's description gives its scores as numbers; the experiment reads as training.
+    note = run.data.tags["mlflow.note.content"]
+    assert f"{metrics['test/acc']:.2%}" in note and "| learning rate | 0.005 |" in note
+    tags = experiment.tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "val/acc_best" in tags["mlflow.sharedViewState.digits"]
     assert metrics["val/acc_best"] == pytest.approx(best_val_acc)
     assert len(str(metrics["val/acc_best"])) <= 8  # 0.9924, not 0.99239999...
     assert "lr" in metrics and not any(key.startswith("lr-") for key in metrics)
     assert run.data.params["data.batch_size"] == "32"
     assert run.data.params["model.optimizer.lr"] == "0.005"
-    assert run.data.params["model.scheduler._target_"].endswith("OneCycleLR")
+    assert run.data.params["model.scheduler"] == "OneCycleLR"
+    assert run.data.params["model.optimizer"] == "Adam"
+    # Params are what a person varies; plumbing and places stay in config.yaml and the tags.
+    plumbing = [
+        key
+        for key in run.data.params
+        if re.search(
+            r"_target_|_partial_|_convert_|"
+            r"progress_bar|enable_|log_every|filename|registered_model|dirpath|root",
+            key,
+        )
+    ]
+    assert plumbing == []
+    assert len(run.data.params) < 40
     assert {"model", "net", "data", "seed", "git_commit", "checkpoint_dir"} <= set(run.data.tags)
     assert artifact_paths(client, run.info.run_id) == {
         "config.yaml",
