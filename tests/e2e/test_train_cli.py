@@ -97,7 +97,7 @@ def test_sigterm_then_the_printed_resume_command_finishes_the_run(
     history = torch.load(last, weights_only=True)["epoch_history"]
     assert [int(row["epoch"]) for row in history] == [0, 1]
     epochs = MlflowClient(store_uri(tmp_path)).get_metric_history(run.info.run_id, "val/acc")
-    assert sorted(metric.step for metric in epochs) == [0, 1]
+    assert sorted(metric.step for metric in epochs) == [1, 2]  # epochs counted from 1
     after = _config_of(run.info.run_id, tmp_path)
     assert {**after, "resume_run": None} == {**recorded, "resume_run": None}
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from digit_recognizer.errors import NotADigit, UserError
 from digit_recognizer.model.checkpoints import Classifier
+from digit_recognizer.progress import tracked
 from digit_recognizer.reading.answers import preprocess_all
 from digit_recognizer.reading.reader import Reading, read_all
 from digit_recognizer.synthetic.paper import encode_as_photo, lit_paper
@@ -27,7 +28,7 @@ def rendered_digits(seed: int = 0) -> tuple[list[bytes], np.ndarray]:
     digits = load_digits()
     rng = np.random.default_rng(seed)
     photos = []
-    for cells in digits.images:
+    for cells in tracked(digits.images, "rendering other writers' digits", len(digits.images)):
         side = 8 * int(rng.integers(6, 13))
         coverage = (
             np.asarray(

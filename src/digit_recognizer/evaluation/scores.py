@@ -9,6 +9,7 @@ import torch
 
 from digit_recognizer.evaluation import plots
 from digit_recognizer.model.checkpoints import Classifier
+from digit_recognizer.progress import tracked
 
 if TYPE_CHECKING:
     from digit_recognizer.evaluation.other_writers import Yardstick
@@ -57,7 +58,14 @@ def score_uploads(
 
     return {
         "raw": accuracy(images),
-        "uploads": accuracy(np.stack([to_mnist_array(upload) for upload in uploads])),
+        "uploads": accuracy(
+            np.stack(
+                [
+                    to_mnist_array(upload)
+                    for upload in tracked(uploads, "reading test digits as uploads", len(uploads))
+                ]
+            )
+        ),
         "uploads_naive_resize": accuracy(np.stack([naive_resize(upload) for upload in uploads])),
     }
 

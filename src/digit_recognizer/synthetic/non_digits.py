@@ -20,6 +20,7 @@ from digit_recognizer.errors import ImageRejected
 from digit_recognizer.images import centring, ink
 from digit_recognizer.images.centring import center_in_frame
 from digit_recognizer.images.ink import ink_map, isolate_digit
+from digit_recognizer.progress import tracked
 from digit_recognizer.synthetic import paper
 from digit_recognizer.synthetic.cache import cached, fingerprint
 from digit_recognizer.synthetic.paper import lit_paper
@@ -156,7 +157,8 @@ def training_negatives(count: int, seed: int = 0, cache_dir: Path | None = None)
 
     def draw() -> dict[str, np.ndarray]:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            images = np.stack(list(pool.map(one, range(count)))) if count else np.zeros((0, 28, 28))
+            drawn = tracked(pool.map(one, range(count)), "drawing non-digits for training", count)
+            images = np.stack(list(drawn)) if count else np.zeros((0, 28, 28))
         return {"images": images.astype(np.uint8)}
 
     drawing = (sys.modules[__name__], paper, ink, centring)

@@ -27,6 +27,7 @@ from scipy import ndimage
 from digit_recognizer.errors import ImageRejected
 from digit_recognizer.images import centring, decode, ink
 from digit_recognizer.labels import NOT_DIGIT, PAIRS_FROM
+from digit_recognizer.progress import bar
 from digit_recognizer.reading import lattice as row_lattice
 from digit_recognizer.reading import marks as row_marks
 from digit_recognizer.reading import pieces as row_pieces
@@ -208,7 +209,10 @@ def cut_parts(
         found: dict[str, list[tuple[np.ndarray, int]]] = {kind: [] for kind in wanted}
         next_row, batch = 0, 64
         most_rows = max(batch, count // 2)
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        with (
+            ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
+            bar("cutting rows of digits into training parts", sum(wanted.values())) as advance,
+        ):
             while any(len(found[kind]) < wanted[kind] for kind in wanted) and next_row < most_rows:
                 rows = range(next_row, next_row + batch)
                 next_row += batch
@@ -216,6 +220,7 @@ def cut_parts(
                     for pixels, kind, label in parts:
                         if len(found[kind]) < wanted[kind]:
                             found[kind].append((pixels, label))
+                            advance(1)
         chosen = [part for kind in wanted for part in found[kind]]
         images = np.stack([pixels for pixels, _ in chosen]) if chosen else np.zeros((0, 28, 28))
         result = images.astype(np.uint8), np.array([label for _, label in chosen], dtype=np.int64)

@@ -22,6 +22,7 @@ from digit_recognizer.errors import ImageRejected
 from digit_recognizer.images import centring, ink
 from digit_recognizer.images.centring import center_in_frame
 from digit_recognizer.images.ink import ink_map, isolate_digit
+from digit_recognizer.progress import tracked
 from digit_recognizer.synthetic import paper
 from digit_recognizer.synthetic.cache import cached, fingerprint
 from digit_recognizer.synthetic.paper import pen_on_paper
@@ -167,7 +168,8 @@ def training_pool(
 
     def draw() -> dict[str, np.ndarray]:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            return {"images": np.stack(list(pool.map(one, range(count)))) if count else digits[:0]}
+            drawn = tracked(pool.map(one, range(count)), "drawing styled training digits", count)
+            return {"images": np.stack(list(drawn)) if count else digits[:0]}
 
     name = f"pool-{fingerprint(digits, f'pool,{count},{seed}', *_DRAWING)}"
     return indices, cached(cache_dir, name, {"images": ((count, 28, 28), _U8)}, draw)["images"]
@@ -185,4 +187,9 @@ def robustness_set(
     digits = np.ascontiguousarray(np.asarray(digits[:size], dtype=np.uint8).reshape(-1, 28, 28))
     name = f"styled-{fingerprint(digits, ','.join(styles), *_DRAWING)}"
     layout = {style: ((len(digits), 28, 28), _U8) for style in styles}
-    return cached(cache_dir, name, layout, lambda: {s: restyle_many(digits, s) for s in styles})
+
+    def draw() -> dict[str, np.ndarray]:
+        description = f"drawing {len(digits)} validation digits in each style"
+        return {s: restyle_many(digits, s) for s in tracked(styles, description, len(styles))}
+
+    return cached(cache_dir, name, layout, draw)

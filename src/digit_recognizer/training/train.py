@@ -18,6 +18,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from digit_recognizer import progress
 from digit_recognizer.data.datamodule import MNISTDataModule
 from digit_recognizer.errors import TrainingInterrupted, UserError
 from digit_recognizer.tracking.descriptions import NOTE_TAG, experiment_tags
@@ -51,6 +52,10 @@ def train(cfg: DictConfig) -> float | None:
 def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     """Build, fit and test a checked config (``checked_training_config``)."""
     _quiet_console()
+    # Our bars (drawing the training pools) go with Lightning's: none where it shows none,
+    # and one process's only under DDP.
+    bars = cfg.trainer.get("enable_progress_bar", True) and cfg.callbacks.get("progress_bar")
+    progress.enable(None if bars and rank_zero_only.rank == 0 else False)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: MNISTDataModule = build(cfg.data, "data")

@@ -87,9 +87,17 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
     assert "state_dict" in checkpoint
 
 
-def test_training_without_a_logger_still_checkpoints(tiny_mnist: Path, tmp_path: Path) -> None:
+def test_training_without_a_logger_still_checkpoints(
+    tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digit_recognizer import progress
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)  # as on a terminal
+    # fast_overrides turn Lightning's bar off (enable_progress_bar=false, no progress_bar).
     cfg = compose_train([*fast_overrides(tmp_path, tiny_mnist), "logger=none"])
     assert train(cfg) is not None
+    assert not progress.shown()  # no bar of ours where Lightning was told to show none
+    progress.enable(None)
     assert (tmp_path / "out" / "checkpoints" / "last.ckpt").is_file()
     assert not (tmp_path / "mlruns").exists()
 
