@@ -7,10 +7,10 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from digit_recognizer.config import Fraction, Section, first_line, validate
+from digit_recognizer.data.settings import DataConfig
 from digit_recognizer.errors import UserError
-from digit_recognizer.reading.pieces import MODES
+from digit_recognizer.reading.modes import MODES
 from digit_recognizer.tracking.selection import SELECT_BY
-from digit_recognizer.training.schema import DataConfig
 
 RunId = Annotated[
     str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)

@@ -25,7 +25,6 @@ from digit_recognizer.reading.marks import (
 
 # A box in the image as given (EXIF-upright): left, top, width, height in pixels.
 Box = tuple[int, int, int, int]
-MODES = ("auto", "digit", "number")
 
 
 @dataclass

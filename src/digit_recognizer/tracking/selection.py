@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from digit_recognizer.errors import ModelUnavailable, UserError
+from digit_recognizer.tracking import remembered
 from digit_recognizer.tracking.store import client, sqlite_file
 
 if TYPE_CHECKING:
@@ -51,12 +52,26 @@ def find_best_checkpoint(
 ) -> tuple[Path, str, str]:
     """Local path of the best checkpoint of ``run_id``, or of the FINISHED run in ``experiment``
     with the highest ``select_by`` metric (ties: the highest ``val/acc_best``); a one-line
-    description of that run saying which metric chose it; its id."""
+    description of that run saying which metric chose it; its id. From an embedded store
+    that has not changed since the last choice, the remembered one (``remembered``)."""
     database = sqlite_file(tracking_uri)
     if database is not None and not database.is_file():
         raise ModelUnavailable(
             f"No trained model yet ({tracking_uri} is empty); run `make train` first."
         )
+    if database is not None and not run_id:  # the same store as last time: the same choice
+        key, state = f"{experiment}\0{select_by}", remembered.store_state(database)
+        choice = remembered.recall(CACHE_DIR, database, key, state)
+        if choice is None:
+            choice = _find_best_checkpoint(tracking_uri, experiment, None, select_by)
+            remembered.remember(CACHE_DIR, database, key, state, choice)
+        return choice
+    return _find_best_checkpoint(tracking_uri, experiment, run_id, select_by)
+
+
+def _find_best_checkpoint(
+    tracking_uri: str, experiment: str, run_id: str | None, select_by: str
+) -> tuple[Path, str, str]:
     store = client(tracking_uri)
     if run_id:
         run = get_run(tracking_uri, run_id)
