@@ -120,7 +120,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["make"]:
         print(f"{make(Path(options.get('out', FOLDER)))} drawings in {options.get('out', FOLDER)}")
     elif sys.argv[1:2] == ["measure"]:
-        from digit_recognizer.reading.pieces import MODES
+        from digit_recognizer.reading.modes import MODES
 
         limit, mode = options.get("min_confidence"), options.get("mode", "digit")
         if mode not in MODES:
