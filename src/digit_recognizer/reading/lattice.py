@@ -34,6 +34,10 @@ SPLIT_WIDTH = 0.3
 SPLIT_WIDTH_NAIVE = 0.8
 MIN_PART_WIDTH = 0.1
 MAX_PART_WIDTH = 1.3
+# A part cut from a piece whose ink is lower than this share of the digit height is a tail,
+# an underline or a joining stroke, never a digit of its own: a 5 with a long tail stays one
+# digit. Digits in a row differ in height by a third at most (benchmarks/read_numbers.py).
+MIN_PART_HEIGHT = 0.4
 CUT_SPACING = 0.015
 MAX_CUTS = 8 * MAX_DIGITS
 # A reading's score is the sum over its parts of log(the model's confidence) minus
@@ -192,7 +196,10 @@ def lattice(mark: Mark, digit_height: float, budget: int = MAX_PARTS) -> Lattice
             bottom = int(last[start : cuts[j]].max())
             if bottom < 0:  # no ink between these cuts
                 continue
-            top = mark.top + int(first[start : cuts[j]].min())
+            highest = int(first[start : cuts[j]].min())
+            if not whole and bottom + 1 - highest < MIN_PART_HEIGHT * height:
+                continue
+            top = mark.top + highest
             parts.append((mark.left + start, top, mark.left + cuts[j], mark.top + bottom + 1))
             spans.append((i, j))
             widths.append(width / height)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digit_recognizer.data.mnist_files import find_raw_dir, load_split
 from digit_recognizer.errors import NotADigit
@@ -255,6 +255,29 @@ def test_a_single_digit_stays_a_digit_in_auto_mode() -> None:
         assert ways.best_chain([0.99] * len(ways.parts), model_refuses=False) == [whole]
         unsure = [0.5 if k == whole else 0.99 for k in range(len(ways.parts))]
         assert ways.best_chain(unsure) == [whole]
+
+
+@needs_mnist
+@pytest.mark.parametrize("slope", [0, 8, 20])
+def test_a_digit_with_a_long_tail_stays_one_digit(slope: int) -> None:
+    """A 5 whose last stroke runs on far to the right (its ink twice as wide as tall): the
+    tail is no digit of its own, even for a model sure of every part it is shown."""
+    images, labels = load_split(find_raw_dir(SHARED_DATA), "test")
+    five = images[int(np.flatnonzero(labels.numpy() == 5)[0]), 0].numpy()
+    photo = Image.fromarray(255 - five).resize((112, 112), Image.Resampling.BICUBIC)
+    canvas = Image.new("L", (330, 160), 255)
+    canvas.paste(photo, (20, 20))
+    ink = np.asarray(photo) < 128
+    rows, columns = np.nonzero(ink)
+    low = rows >= rows.max() - 8  # the bottom of the 5's bowl: its tail starts there
+    start = (20 + int(columns[low].max()) - 4, 20 + int(rows.max()) - 4)
+    end = (start[0] + 170, start[1] - slope)
+    ImageDraw.Draw(canvas).line([start, end], fill=0, width=9)
+    for mode in ("auto", "number"):  # one digit read, whatever the model
+        (piece,) = to_mnist_digits(canvas, mode)
+        sure = [0.99] * len(piece.lattice.parts)
+        assert len(piece.lattice.best_chain(sure, model_refuses=False)) == 1, mode
+        assert len(piece.lattice.best_chain(sure)) == 1, mode
 
 
 @needs_mnist
