@@ -1,5 +1,5 @@
 """The best run's checkpoint, remembered while an embedded store does not change, so that
-predict, eval and serve start without importing MLflow (a second and a half here).
+predict, eval and serve start without importing MLflow (docs/performance.md).
 
 The store's state is its database file's (and journal's) modification time and size, read
 before the choice is made: any write since (a run finished, a metric logged) means the
