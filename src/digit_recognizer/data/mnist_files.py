@@ -8,14 +8,13 @@ bad file into one sentence.
 import gzip
 import hashlib
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from digit_recognizer.errors import UserError
+from digit_recognizer.files import write_atomically
 from digit_recognizer.labels import IMAGE_SIZE, NUM_CLASSES
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def download_files(raw_dir: Path, mirrors: Sequence[str], timeout: float = 10.0)
             if hashlib.md5(raw).hexdigest() != md5:
                 reasons.append(f"{url}: md5 mismatch")
                 continue
-            _write_atomically(target, raw)
+            write_atomically(target, raw)  # two downloads at once never tear a file
             break
         else:
             raise UserError(
@@ -100,14 +99,6 @@ def download_files(raw_dir: Path, mirrors: Sequence[str], timeout: float = 10.0)
                 "environment variable) at a folder holding MNIST/raw/."
             )
     return raw_dir
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    # Two processes downloading at once must never leave a half-written file behind.
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(temporary, target)
 
 
 def read_idx(path: Path, expected_md5: str | None, images: bool) -> torch.Tensor:

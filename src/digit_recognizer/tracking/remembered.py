@@ -10,8 +10,9 @@ untrusted (another version, a torn write): anything unexpected means "not rememb
 import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from digit_recognizer.files import write_atomically
 
 Choice = tuple[Path, str, str]  # the checkpoint, the description of the run, its id
 _MAX_BYTES = 64 * 1024
@@ -52,14 +53,9 @@ def remember(folder: Path, database: Path, key: str, state: list, choice: Choice
         "choice": [str(checkpoint), description, run_id],
     }
     path = _record(folder, database, key)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(partial, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
+        write_atomically(path, json.dumps(record).encode("utf-8"))
 
 
 def _record(folder: Path, database: Path, key: str) -> Path:
