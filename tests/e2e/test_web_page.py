@@ -74,7 +74,7 @@ def test_draw_then_upload_by_keyboard_replaces_the_drawing(server: str, tmp_path
         page.keyboard.press("Tab")
         expect(page.locator("#upload")).to_be_focused()
         with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
+            page.locator("#upload").press("Enter")
         chooser.value.set_files(str(photo))
         expect(page.locator("#answer")).to_have_text(re.compile(r"^\d\d\??$"), timeout=10_000)
         # The pad shows the photo with a box around each digit, not the drawing beside it.
