@@ -7,7 +7,7 @@
 - the same styles applied to the first N **test** digits (per style),
 - N test digits re-drawn as upload-like photos (``eval.py uploads=N``'s generator).
 
-    python benchmarks/robustness.py [seed_cnn best robust seed_cnn_styles] [N=2000]
+    python benchmarks/robustness.py [seed_cnn_plain seed_cnn best robust] [N=2000]
     EXTRA="trainer.max_epochs=1" python benchmarks/robustness.py seed_cnn   # a quick look
 
 Prints one row per model and writes them as JSON to $OUT (default /tmp)/robustness.json.
@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = {
+    "seed_cnn_plain": ["data.style_share=0"],
     "seed_cnn": [],
-    "seed_cnn_styles": ["data.style_share=0.25"],
     "best": ["experiment=best"],
     "robust": ["experiment=robust"],
 }

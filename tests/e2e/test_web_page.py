@@ -148,3 +148,38 @@ def test_on_a_phone_the_pad_fits_and_takes_a_finger(server: str, tmp_path: Path)
         chooser.value.set_files(str(photo))
         expect(page.locator("#answer")).to_have_text(ONE_DIGIT, timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / "web-phone.png"))
+
+
+SERIOUS = ("serious", "critical")
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical accessibility violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    return [
+        f"{rule['id']} ({rule['impact']}): {rule['help']}; "
+        + ", ".join(node["target"][0] for node in rule["nodes"][:3])
+        for rule in results["violations"]
+        if rule["impact"] in SERIOUS
+    ]
+
+
+@pytest.mark.parametrize("touch", [False, True], ids=["desktop", "phone"])
+def test_axe_finds_no_serious_violation_before_or_after_an_answer(
+    server: str, tmp_path: Path, touch: bool
+) -> None:
+    from playwright.sync_api import expect
+
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_bytes(b"shopping list")
+    width, height = (390, 844) if touch else (900, 700)
+    with chromium_page(server, width, height, touch=touch) as page:
+        assert serious_violations(page) == []  # as it opens
+        stroke(page, width / 3)
+        expect(page.locator("#answer")).to_have_text(ONE_DIGIT, timeout=10_000)
+        assert serious_violations(page) == []  # an answer with its bars and preview
+        page.set_input_files("#file", str(not_an_image))
+        expect(page.locator("#answer")).to_have_text("not read", timeout=10_000)
+        assert serious_violations(page) == []  # an error in place of the answer

@@ -27,6 +27,7 @@ def fast_overrides(
         "data.val_size=100",
         "data.batch_size=32",
         "data.eval_batch_size=100",
+        "data.style_share=0",  # no style pool to draw (tests/unit/synthetic covers it)
         "trainer.max_epochs=1",
         "trainer.accelerator=cpu",
         "trainer.devices=1",
