@@ -44,3 +44,25 @@ def test_no_bar_when_output_is_not_a_terminal(capsys: pytest.CaptureFixture[str]
     progress.enable(None)
     assert list(progress.tracked(iter("abc"), "drawing", 3)) == ["a", "b", "c"]
     assert capsys.readouterr().err == ""
+
+
+def test_inside_lightnings_bar_a_bar_is_a_line_of_it_and_goes_when_done() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    host = Progress(console=Console(file=io.StringIO(), force_terminal=True))
+    progress.enable(True)
+    try:
+        with host, progress.within(host):
+            host.add_task("Testing", total=10)
+            with progress.bar("calibrating", 2) as advance:
+                advance(1)
+                lines = {task.description: task.completed for task in host.tasks}
+            assert lines == {"Testing": 0, "calibrating": 1}
+            assert [task.description for task in host.tasks] == ["Testing"]
+        with progress.within(host), progress.bar("after", 1):  # stopped: a bar of its own
+            assert [task.description for task in host.tasks] == ["Testing"]
+    finally:
+        progress.enable(None)

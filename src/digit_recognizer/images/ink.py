@@ -17,6 +17,10 @@ MAX_INK_WIDTH_PER_HEIGHT = 4.0
 # contrast against paper noise: tests/unit/images/test_decode_and_centring.py.
 GRAIN_SPREADS = 6.0
 MIN_CONTRAST = 0.04
+# Full ink is the level most of a digit's strokes reach, not its single brightest pixel:
+# MNIST's digits were anti-aliased from black-and-white scans, so their strokes' cores are
+# saturated, whatever pen or light drew them (docs/reading.md).
+STROKE_PERCENTILE = 50.0
 
 
 def ink_map(grey: np.ndarray) -> np.ndarray:
@@ -97,7 +101,15 @@ def isolate_digit(
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     _check_ink_shape(bottom - top, right - left, min(ink.shape), name)
     digit = np.where(ink > threshold * 0.5, ink, 0.0)[top:bottom, left:right]
-    return digit / max(float(digit.max()), 1e-6)
+    return full_scale(digit, threshold)
+
+
+def full_scale(digit: np.ndarray, threshold: float) -> np.ndarray:
+    """``digit``'s ink scaled so that its strokes (the ink above ``threshold``) reach 1 at
+    their ``STROKE_PERCENTILE``, clipped: a faint pen or a glint does not make a digit grey."""
+    strokes = digit[digit > threshold]
+    level = float(np.percentile(strokes, STROKE_PERCENTILE)) if strokes.size else digit.max()
+    return np.clip(digit / max(float(level), 1e-6), 0.0, 1.0)
 
 
 def _check_ink_shape(height: int, width: int, image_side: int, name: str) -> None:

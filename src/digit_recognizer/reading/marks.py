@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from digit_recognizer.images.ink import full_scale
+
 # Alone in an image, one mark is taken for touching digits only when it is this wide (times
 # its height): a single digit may be written wide.
 LONE_MARK_WIDTH_PER_HEIGHT = 1.8
@@ -134,9 +136,11 @@ def own_ink(ink: np.ndarray, mark: Mark, threshold: float) -> np.ndarray:
     return window[mark.box_within(left, top)]
 
 
-def crop(piece_ink: np.ndarray, mark: Mark, part: tuple[int, int, int, int]) -> np.ndarray:
+def crop(
+    piece_ink: np.ndarray, mark: Mark, part: tuple[int, int, int, int], threshold: float
+) -> np.ndarray:
     """One part's ink (``piece_ink``: ``own_ink`` of the mark it is cut from), cropped to its
-    box and scaled so its brightest stroke is 1."""
+    box and scaled as a whole digit is (``full_scale``)."""
     left, top, right, bottom = part
     digit = piece_ink[top - mark.top : bottom - mark.top, left - mark.left : right - mark.left]
-    return digit / max(float(digit.max()), 1e-6)
+    return full_scale(digit, threshold)

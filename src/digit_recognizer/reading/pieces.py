@@ -115,7 +115,7 @@ def _pieces(
                 round((right - left) * scale_x),
                 round((bottom - top) * scale_y),
             )
-            crops.append((center_in_frame(crop(inks[id(source)], source, part)), box))
+            crops.append((center_in_frame(crop(inks[id(source)], source, part, threshold)), box))
         pieces.append(Piece(crops, ways))
     return pieces
 

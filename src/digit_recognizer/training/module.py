@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from digit_recognizer import progress
 from digit_recognizer.labels import NUM_CLASSES
 from digit_recognizer.model.calibration import (
     confidence_threshold,
@@ -129,9 +130,13 @@ class DigitClassifier(L.LightningModule):
         if val_set is None or len(val_set) == 0:
             return
         count = self._validation_images(datamodule, len(val_set))
-        styled = self._styled_logits(datamodule, count)
-        self._final_metrics = self._robustness(styled)
-        self._calibrate(val_set.images[:count], val_set.labels[:count], styled)
+        # Lightning's bar is on the screen: these phases are lines of it.
+        with progress.within(getattr(self.trainer.progress_bar_callback, "progress", None)):
+            styled = self._styled_logits(datamodule, count)
+            self._final_metrics = self._robustness(styled)
+            with progress.bar("calibrating confidence on validation digits", 1) as advance:
+                self._calibrate(val_set.images[:count], val_set.labels[:count], styled)
+                advance(1)
 
     def _validation_images(self, datamodule: Any, available: int) -> int:
         """How many validation digits the final scores use: as many as validation itself saw
@@ -150,9 +155,12 @@ class DigitClassifier(L.LightningModule):
         """The net's logits for (at most ``count``) validation digits re-drawn in each of
         people's styles, with their labels; nothing if the data module has no such sets."""
         sets = datamodule.robustness_sets() if hasattr(datamodule, "robustness_sets") else {}
+        scored = progress.tracked(
+            sets.items(), "scoring validation digits in people's styles", len(sets)
+        )
         return {
             style: (self._logits_of(styled.images[:count]), styled.labels[:count].cpu())
-            for style, styled in sets.items()
+            for style, styled in scored
         }
 
     @staticmethod

@@ -22,6 +22,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from digit_recognizer import progress
 from digit_recognizer.evaluation import plots
 from digit_recognizer.tracking.descriptions import describe_run
 from digit_recognizer.tracking.mlflow_model import log_checkpoint_as_model
@@ -153,12 +154,13 @@ class RunRecorder(Callback):
         datamodule = trainer.datamodule  # type: ignore[attr-defined]
         logits = getattr(pl_module, "test_logits", None)
         temperature = float(getattr(getattr(pl_module, "net", None), "temperature", 1.0))
-        self.finish(
-            datamodule.test_set.images,
-            datamodule.test_set.labels,
-            probabilities,
-            (logits, temperature) if logits is not None else None,
-        )
+        with progress.within(getattr(trainer.progress_bar_callback, "progress", None)):
+            self.finish(
+                datamodule.test_set.images,
+                datamodule.test_set.labels,
+                probabilities,
+                (logits, temperature) if logits is not None else None,
+            )
 
     def finish(
         self,
@@ -170,6 +172,21 @@ class RunRecorder(Callback):
         """Store the run's results, then (and only then) mark it FINISHED. ``calibration``:
         the test logits and the fitted temperature, for ``plots/calibration.png``."""
         client = self.logger.experiment
+        steps = 3 + int(bool(self.log_model and self._checkpoints[0]))
+        with progress.bar("storing the run in MLflow", steps) as advance:
+            self._store(client, images, labels, probabilities, calibration, advance)
+        client.set_terminated(self.run_id, "FINISHED")
+
+    def _store(
+        self,
+        client: Any,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        probabilities: torch.Tensor | None,
+        calibration: tuple[torch.Tensor, float] | None,
+        advance: Callable[[int], None],
+    ) -> None:
+        """The run's results: its best score, plots, checkpoints, model and description."""
         if self.best_score is not None:
             client.log_metric(
                 self.run_id, BEST_METRIC, _shortest(self.best_score), step=self.logger.step
@@ -189,13 +206,16 @@ class RunRecorder(Callback):
                     logits, labels.cpu(), temperature, folder / "calibration.png"
                 )
             client.log_artifacts(self.run_id, str(folder), "plots")
+        advance(1)
         best_path, last_path = self._checkpoints
         self._log_checkpoint(best_path, "best.ckpt")
         self._log_checkpoint(last_path, "last.ckpt")
+        advance(1)
         if self.log_model and best_path:
             self._log_model(best_path, images[:2].cpu())  # two real test digits: the input example
+            advance(1)
         describe_run(client, self.run_id)
-        client.set_terminated(self.run_id, "FINISHED")
+        advance(1)
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException

@@ -317,3 +317,15 @@ def test_faint_ink_is_read_when_it_stands_out_of_the_paper_grain(
 def test_grainy_empty_paper_is_blank(grain: float) -> None:
     with pytest.raises(ImageRejected, match="no digit found"):
         to_mnist_array(_on_grainy_paper(0.0, grain, seed=3))
+
+
+def test_a_grey_pen_with_a_dark_blot_gives_strokes_as_full_as_a_black_pen() -> None:
+    """Full ink is the strokes' typical level, as in MNIST, not the darkest pixel: a pencil
+    digit with one blot of ink on it is not drawn grey."""
+    pencil = stroke_digit()
+    pencil[pencil < 100] = 150  # a grey pen on light paper
+    pencil[75:85, 80:90] = 0  # a blot on the diagonal
+    grey_pen = to_mnist_array(encode(Image.fromarray(pencil)))
+    strokes = REFERENCE > 0
+    assert np.median(grey_pen[grey_pen > 0]) >= 0.9 * np.median(REFERENCE[strokes])
+    assert similarity(grey_pen, REFERENCE) > 0.95
