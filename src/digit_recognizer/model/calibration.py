@@ -7,11 +7,13 @@ log-likelihood of ``softmax(logits / T)``, fixes most of it without changing any
 (argmax is unchanged by T).
 """
 
+import io
 import math
-import os
 from pathlib import Path
 
 import torch
+
+from digit_recognizer.files import write_atomically
 
 ECE_BINS = 15
 # "Not a digit" below the confidence that still answers this share of validation digits.
@@ -85,6 +87,6 @@ def store_calibration(checkpoint: str | Path, **values: float) -> None:
     contents.setdefault("hyper_parameters", {}).update(
         {key: float(value) for key, value in values.items()}
     )
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(contents, partial)
-    os.replace(partial, path)
+    buffer = io.BytesIO()
+    torch.save(contents, buffer)
+    write_atomically(path, buffer.getvalue())

@@ -8,16 +8,17 @@ it; a file that fails is drawn again, with one warning line. A cache folder that
 written only means no cache.
 """
 
-import contextlib
 import hashlib
+import io
 import logging
-import os
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+
+from digit_recognizer.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def cached(
     arrays = draw()
     _check(arrays, layout)
     if path is not None:
-        write_atomically(path, arrays)
+        store(path, arrays)
     return arrays
 
 
@@ -91,18 +92,17 @@ def read_verified(path: Path, layout: Layout) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save with a checksum, under a temporary name first, so a reader never sees half a file."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+def store(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save with a checksum, atomically (a reader never sees half a file); a cache that cannot
+    be written is one warning, not an error."""
+    checksum = np.frombuffer(_checksum(arrays).encode("ascii"), dtype=np.uint8)
+    contents = io.BytesIO()
+    np.savez(contents, **arrays, **{_CHECKSUM: checksum})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        checksum = np.frombuffer(_checksum(arrays).encode("ascii"), dtype=np.uint8)
-        np.savez(partial, **arrays, **{_CHECKSUM: checksum})
-        os.replace(partial, path)
+        write_atomically(path, contents.getvalue())
     except OSError as err:
         log.warning("Could not keep a cache at %s (%s); it will be drawn again.", path, err)
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
 
 
 def _header(member: zipfile.ZipExtFile) -> tuple[tuple[int, ...], np.dtype]:

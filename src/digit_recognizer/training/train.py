@@ -54,7 +54,8 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     _quiet_console()
     # Our bars (drawing the training pools) go with Lightning's: none where it shows none,
     # and one process's only under DDP.
-    bars = cfg.trainer.get("enable_progress_bar", True) and cfg.callbacks.get("progress_bar")
+    lightning_bar = bool(cfg.trainer.get("enable_progress_bar", True))
+    bars = lightning_bar and cfg.callbacks.get("progress_bar")
     progress.enable(None if bars and rank_zero_only.rank == 0 else False)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -69,7 +70,7 @@ def fit_and_test(cfg: DictConfig, start_from: str | None) -> float | None:
     callbacks += [build(node, f"callbacks.{name}") for name, node in cfg.callbacks.items() if node]
     if logger is None:  # Lightning refuses an LR monitor with nothing to log to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    if not cfg.trainer.get("enable_progress_bar", True):  # nor a bar it was told not to show
+    if not lightning_bar:  # nor a bar it was told not to show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     callbacks.append(ThroughputMonitor())
     trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=logger or False)
