@@ -6,7 +6,7 @@
 The committed set (benchmarks/not_digits/*.png) holds letters in several fonts, shapes,
 scribbles, smileys, specks and noise, drawn as people photograph paper: dark on light,
 any size, rotated, sheared, noisy. Letters that are digits in most hands (O, o, I, l, i)
-are left out. The drawings come from ``digit_recognizer.negatives`` (what training with an
+are left out. The drawings come from ``digit_recognizer.synthetic.non_digits`` (what training with an
 11th class sees), with another seed. ``measure`` reads each with predict's own path (in
 ``mode=digit`` unless told: ``mode=auto``, predict's default, may also cut a wide drawing
 into digits, a "w" into "1111") and reports the
