@@ -183,3 +183,23 @@ def _check_train_line(copy: Path, arguments: list[str]) -> str | None:
     except Exception as err:  # a Hydra composition error or the schema's sentence
         return f"{type(err).__name__}: {err}"
     return None
+
+
+def test_the_pages_import_what_the_project_has() -> None:
+    """Every ``from digit_recognizer... import ...`` and every module path the pages name in
+    backticks (``reading/lattice.py``) exists: a module that moved fails here."""
+    import importlib
+
+    text = "\n".join(page.read_text() for page in PAGES)
+    missing = []
+    for module, names in re.findall(r"^from (digit_recognizer[\w.]*) import ([\w, ]+)", text, re.M):
+        found = importlib.import_module(module)
+        missing += [
+            f"{module}.{n.strip()}" for n in names.split(",") if not hasattr(found, n.strip())
+        ]
+    folders = ("src", "scripts", "benchmarks", "tests")
+    sources = [p.relative_to(ROOT).as_posix() for f in folders for p in (ROOT / f).rglob("*.py")]
+    for named in set(re.findall(r"`((?:[\w]+/)*[\w]+\.py)`", text)):
+        if not any(source == named or source.endswith(f"/{named}") for source in sources):
+            missing.append(named)
+    assert missing == [], f"the pages name what is not there: {missing}"
