@@ -6,9 +6,14 @@ by a pen lift), so pieces that share most of their columns are merged. Marks far
 than the digits are fragments: a speck, a dash, or a 5's flag written beside its body
 rather than above it. A fragment alone is no digit; next to a digit it may be part of it,
 which is for the model to say (``lattice.row_pieces``).
+
+Whether an image is a number at all (``mode=auto``) takes clearer evidence: two marks of a
+digit's size side by side, each with a stroke of its own that tall (a dotted or dashed line,
+a comma or a 5's flag beside a digit is not a second digit).
 """
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy import ndimage
@@ -16,14 +21,20 @@ from scipy import ndimage
 from digit_recognizer.images.ink import full_scale
 
 # Alone in an image, one mark is taken for touching digits only when it is this wide (times
-# its height): a single digit may be written wide.
-LONE_MARK_WIDTH_PER_HEIGHT = 1.8
+# its height): a single digit may be written wide (docs/reading.md).
+LONE_MARK_WIDTH_PER_HEIGHT = 2.5
 # ... and in mode=auto it is offered cut too (two digits written joined up) from this width.
 ALONE_CUT_WIDTH = 1.0
 # Pieces sharing at least this share of the narrower one's columns are one digit.
 MERGE_OVERLAP = 0.5
 # Marks shorter than this share of the tallest mark are specks, dots or dashes, not digits.
 MIN_HEIGHT_SHARE = 0.35
+# In mode=auto, an image is a number only when at least two marks are this share of the
+# tallest high, each with one connected stroke at least MIN_HEIGHT_SHARE of the tallest
+# high, and neighbours share at least SAME_LINE_SHARE of the shorter one's rows. Chosen on
+# validation uploads and rows (docs/reading.md, "One digit stays one digit").
+DIGIT_HEIGHT_SHARE = 0.5
+SAME_LINE_SHARE = 0.3
 MAX_DIGITS = 20
 # More separate pieces of ink than this is noise or a page of text, not a number: refused
 # before any work per piece.
@@ -41,6 +52,12 @@ class Mark:
     right: int
     bottom: int
     pixels: np.ndarray
+    # The height of the mark's tallest connected piece (a dotted line is tall, its dots not);
+    # 0 when the mark is one piece: its height.
+    stroke_height: int = 0
+
+    def __post_init__(self) -> None:
+        self.stroke_height = self.stroke_height or self.height
 
     @property
     def width(self) -> int:
@@ -62,7 +79,8 @@ def union(first: Mark, second: Mark) -> Mark:
     pixels = np.zeros((bottom - top, right - left), dtype=bool)
     for mark in (first, second):
         pixels[mark.box_within(left, top)] |= mark.pixels
-    return Mark(left, top, right, bottom, pixels)
+    stroke_height = max(first.stroke_height, second.stroke_height)
+    return Mark(left, top, right, bottom, pixels, stroke_height)
 
 
 def _merge(marks: list[Mark]) -> list[Mark]:
@@ -111,11 +129,25 @@ def digit_height(marks: list[Mark]) -> float:
 
 
 def looks_like_a_number(marks: list[Mark]) -> bool:
-    """Whether marks found in an image are several digits: two or more separate ones, or one
-    piece of ink far wider than tall (digits written touching)."""
-    if len(marks) != 1:
-        return len(marks) > 1
-    return marks[0].width > LONE_MARK_WIDTH_PER_HEIGHT * marks[0].height
+    """Whether marks found in an image are several digits: two or more of a digit's size
+    side by side, or one piece of ink far wider than tall (digits written touching)."""
+    if len(marks) == 1:
+        return marks[0].width > LONE_MARK_WIDTH_PER_HEIGHT * marks[0].height
+    if not marks:
+        return False
+    tallest = max(mark.height for mark in marks)
+    digits = [
+        mark
+        for mark in marks
+        if mark.height >= DIGIT_HEIGHT_SHARE * tallest
+        and mark.stroke_height >= MIN_HEIGHT_SHARE * tallest
+    ]
+    return any(_on_one_line(a, b) for a, b in pairwise(digits))
+
+
+def _on_one_line(first: Mark, second: Mark) -> bool:
+    shared = min(first.bottom, second.bottom) - max(first.top, second.top)
+    return shared >= SAME_LINE_SHARE * min(first.height, second.height)
 
 
 def may_be_joined_digits(marks: list[Mark]) -> bool:

@@ -12,7 +12,7 @@ from digit_recognizer.data.mnist_files import find_raw_dir, load_split
 from digit_recognizer.errors import NotADigit
 from digit_recognizer.images.decode import MAX_STRIP, working_size
 from digit_recognizer.reading.lattice import lattice, row_pieces
-from digit_recognizer.reading.marks import Mark, digit_height, find_marks
+from digit_recognizer.reading.marks import Mark, digit_height, find_marks, looks_like_a_number
 from digit_recognizer.reading.pieces import to_mnist_digits
 from digit_recognizer.reading.reader import read_all
 from tests.helpers.checkpoints import sure_digits
@@ -43,6 +43,39 @@ def test_pieces_stacked_above_one_another_are_one_digit() -> None:
     # A 5 whose flag was written apart from its body, and a speck of dust beside it.
     (mark,), _ = _marks(_mask((10, 14, 22, 40), (18, 50, 20, 34), (30, 31, 150, 151)))
     assert (mark.left, mark.top, mark.right, mark.bottom) == (20, 10, 40, 50)
+
+
+def _is_a_number(*boxes: tuple[int, int, int, int], shape: tuple[int, int] = (60, 200)) -> bool:
+    return looks_like_a_number(_marks(_mask(*boxes, shape=shape))[0])
+
+
+def test_two_digit_sized_marks_side_by_side_are_a_number() -> None:
+    assert _is_a_number((10, 50, 20, 45), (12, 48, 60, 85))
+    # Digits in a row differ in height and sit on their own baselines.
+    assert _is_a_number((10, 50, 20, 45), (22, 45, 60, 85))
+
+
+@pytest.mark.parametrize(
+    "beside",
+    [
+        [(20, 24, 40, 43), (28, 32, 40, 43), (36, 40, 40, 43), (44, 48, 40, 43)],  # dotted line
+        [(40, 56, 36, 40)],  # a comma, low beside the digit
+        [(16, 32, 36, 40)],  # a tick, high and short
+        [(0, 20, 34, 70)],  # a 5's flag beside its body, above the body's rows
+    ],
+)
+def test_a_digit_with_a_mark_that_is_no_digit_beside_it_is_one_digit(
+    beside: list[tuple[int, int, int, int]],
+) -> None:
+    digit = (16, 54, 20, 30)
+    assert not _is_a_number(digit, *beside)
+    # A mark of a digit's size on the digit's line is a second digit.
+    assert _is_a_number(digit, (16, 54, 40, 50))
+
+
+def test_a_single_digit_written_wide_is_no_number_unless_far_wider_than_tall() -> None:
+    assert not _is_a_number((10, 50, 20, 110))  # 2.25 times as wide as tall: a wide 5
+    assert _is_a_number((10, 50, 20, 130))  # 2.75 times: digits written joined up
 
 
 def _chain_boxes(mask: np.ndarray, sure_of: set[tuple[int, int]], refuses: bool = True) -> list:
