@@ -49,6 +49,8 @@ def main(cfg: DictConfig) -> None:
             cfg.ui_url, first["experiment_id"], [row["run_id"] for row in rows], first["saved_view"]
         )
         console.print(f"In the MLflow UI (make ui), the runs: {links['runs']}", soft_wrap=True)
+        if "charts" in links:
+            console.print(f"how they were trained, charted: {links['charts']}", soft_wrap=True)
         if "compare" in links:
             console.print(f"these {len(rows)} side by side: {links['compare']}", soft_wrap=True)
 

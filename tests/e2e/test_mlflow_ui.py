@@ -1,11 +1,12 @@
 """The MLflow UI over a store this project wrote, in a real browser: compare.py's links open the
-runs (not MLflow's GenAI overview) and the compare view of them. Saves the screenshot the
-README shows (test-artifacts/mlflow-compare.png)."""
+runs (not MLflow's GenAI overview), their chart view on parallel coordinates, and the compare
+view of them. Saves the screenshots the docs show (test-artifacts/mlflow-*.png)."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +14,9 @@ from tests.helpers.paths import CHROMIUM, ROOT
 from tests.helpers.processes import run_script
 from tests.helpers.servers import free_port, wait_until_healthy
 from tests.helpers.stores import copy_store, store_uri
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -28,8 +32,8 @@ def test_compare_links_open_the_runs_in_the_mlflow_ui(trained_store: Path, tmp_p
         "compare.py", [f"logger.tracking_uri={store_uri(tmp_path)}", f"ui_url={url}"], tmp_path
     )
     assert listed.returncode == 0, listed.stderr
-    links = dict(re.findall(r"(runs|side by side): (http\S+)", listed.stdout))
-    assert set(links) == {"runs", "side by side"}, listed.stdout
+    links = dict(re.findall(r"(runs|charted|side by side): (http\S+)", listed.stdout))
+    assert set(links) == {"runs", "charted", "side by side"}, listed.stdout
 
     log = tmp_path / "ui.log"
     with log.open("w") as sink:
@@ -88,6 +92,19 @@ def test_compare_links_open_the_runs_in_the_mlflow_ui(trained_store: Path, tmp_p
             assert "workflowType=machine_learning" in page.url
             assert page.get_by_text("Observability").count() == 0
 
+            # The chart view opens on how each run was trained against its scores, one axis
+            # each, named as the run's params and metrics are.
+            page.goto(links["charted"])
+            chart = page.locator(".parcoords")
+            expect(chart).to_be_visible(timeout=30_000)
+            _close_the_assistant(page)
+            axes = ["model.net.name", "model.optimizer.lr", "data.batch_size", "data.augment"]
+            axes += ["val/acc_best", "test/acc"]
+            for axis in axes:
+                expect(chart.get_by_text(axis, exact=True)).to_be_visible()
+            assert "workflowType=machine_learning" in page.url
+            page.screenshot(path=str(ARTIFACTS / "mlflow-charts.png"))
+
             page.goto(links["side by side"])
             expect(page.get_by_text("Comparing 2 Runs from 1 Experiment")).to_be_visible(
                 timeout=30_000
@@ -107,9 +124,16 @@ def test_compare_links_open_the_runs_in_the_mlflow_ui(trained_store: Path, tmp_p
                 option.first.click()
             page.keyboard.press("Escape")
             expect(page.locator(".parcoords")).to_be_visible(timeout=30_000)
-            page.get_by_role("button", name="Close").last.click()  # the assistant's side panel
+            _close_the_assistant(page)
             page.screenshot(path=str(ARTIFACTS / "mlflow-compare.png"))
             browser.close()
     finally:
         ui.terminate()
         ui.wait(timeout=30)
+
+
+def _close_the_assistant(page: "Page") -> None:
+    """Close MLflow's assistant side panel if it is open (it stays closed once closed)."""
+    close = page.get_by_role("button", name="Close")
+    if close.count():
+        close.last.click()

@@ -92,7 +92,8 @@ def ui_links(
     ui_url: str, experiment_id: str, run_ids: list[str], saved_view: bool = True
 ) -> dict[str, str]:
     """Links into the MLflow UI: the experiment's runs in the project's saved view (its
-    columns, best first), and these runs side by side.
+    columns, best first), the same view's charts (parallel coordinates first), and these runs
+    side by side.
 
     MLflow 3.x opens an experiment on its GenAI overview unless the browser last chose
     "Model training" (kept in the browser, not in the store); ``workflowType`` in the link
@@ -102,6 +103,8 @@ def ui_links(
     mode = "workflowType=machine_learning"
     view = f"&viewStateShareKey={VIEW_KEY}" if saved_view else ""
     links = {"runs": f"{base}/#/experiments/{experiment_id}/runs?{mode}{view}"}
+    if saved_view:
+        links["charts"] = f"{links['runs']}&compareRunsMode=CHART"
     if len(run_ids) > 1:
         runs, experiments = (quote(json.dumps(ids), safe="") for ids in (run_ids, [experiment_id]))
         links["compare"] = f"{base}/#/compare-runs?runs={runs}&experiments={experiments}&{mode}"

@@ -3,7 +3,9 @@ of the runs table, and each run's description with its scores.
 
 MLflow 3.x reads these from tags: ``mlflow.note.content`` (an experiment's or run's
 description, markdown), ``mlflow.experimentKind`` (training, not GenAI) and
-``mlflow.sharedViewState.<key>`` (a runs-table view that ``?viewStateShareKey=<key>`` opens).
+``mlflow.sharedViewState.<key>`` (a runs-table view that ``?viewStateShareKey=<key>`` opens,
+with the charts its chart mode shows first: here parallel coordinates of how each run was
+trained against its scores).
 """
 
 import json
@@ -17,18 +19,38 @@ TRAINING_KIND = "custom_model_development"
 VIEW_KEY = "digits"  # the saved view's name, in links: ?viewStateShareKey=digits
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 
+# What a person compares runs by: the scores, and the params they varied.
+SCORES = (BEST_METRIC, "test/acc")
+TRAINED_WITH = ("model.optimizer.lr", "data.batch_size", "data.augment")
+
 # The runs table's columns, in order: which run is best and how it was trained.
 VIEW_COLUMNS = (
     ("tags", "model"),
-    ("params", "model.optimizer.lr"),
-    ("params", "data.batch_size"),
-    ("params", "data.augment"),
+    *(("params", name) for name in TRAINED_WITH),
     ("params", "trainer.max_epochs"),
-    ("metrics", BEST_METRIC),
-    ("metrics", "test/acc"),
+    *(("metrics", name) for name in SCORES),
     ("attributes", "Duration"),
     ("attributes", "Models"),
 )
+# The chart mode's first section: one parallel-coordinates chart, as wide as the section.
+# MLflow adds its own sections of charts, one per metric, below it.
+PARALLEL_CHART = {
+    "type": "PARALLEL",
+    "uuid": "digits-parallel",
+    "metricSectionId": "digits-compare",
+    "selectedParams": ["model.net.name", *TRAINED_WITH],
+    "selectedMetrics": list(SCORES),
+    "deleted": False,
+    "isGenerated": False,
+}
+COMPARE_SECTION = {
+    "uuid": "digits-compare",
+    "name": "Training settings and scores",
+    "display": True,
+    "isReordered": False,
+    "columns": 1,
+    "cardHeight": 420,
+}
 
 EXPERIMENT_NOTE = f"""\
 Digit classifiers trained by `python scripts/train.py`, best first by `{BEST_METRIC}` (the best
@@ -37,7 +59,8 @@ choose). A run's params are what was varied; its full config is `config.yaml`, i
 in its description, its figures under `plots/`, its checkpoints under `checkpoints/`.
 
 `python scripts/compare.py` prints the best runs as a table, with links that open this table
-with these columns and the chosen runs side by side.
+with these columns, its chart view (parallel coordinates of how each run was trained against
+its scores) and the chosen runs side by side.
 """
 
 
@@ -50,6 +73,10 @@ def experiment_tags() -> dict[str, str]:
         "orderByAsc": False,
         "selectedColumns": column_keys,
         "columnOrder": column_keys,
+        "compareRunCharts": [PARALLEL_CHART],
+        "compareRunSections": [COMPARE_SECTION],
+        # Sections in the order given, ours first (MLflow sorts them by name otherwise).
+        "isAccordionReordered": True,
     }
     return {KIND_TAG: TRAINING_KIND, NOTE_TAG: EXPERIMENT_NOTE, VIEW_TAG: json.dumps(view)}
 

@@ -1,5 +1,6 @@
 """In-process training runs on tiny IDX files: what a run records, and config mistakes."""
 
+import json
 import random
 import re
 from pathlib import Path
@@ -47,7 +48,15 @@ def test_short_training_records_a_complete_mlflow_run(tiny_mnist: Path, tmp_path
     assert f"{metrics['test/acc']:.2%}" in note and "| learning rate | 0.005 |" in note
     tags = experiment.tags
     assert tags["mlflow.experimentKind"] == "custom_model_development"
-    assert "val/acc_best" in tags["mlflow.sharedViewState.digits"]
+    view = json.loads(tags["mlflow.sharedViewState.digits"])
+    assert view["orderByKey"] == "metrics.`val/acc_best`"
+    # The chart view opens on parallel coordinates of what a run logs: each axis a param it
+    # varied or a score it has.
+    (chart,) = view["compareRunCharts"]
+    assert chart["type"] == "PARALLEL"
+    assert set(chart["selectedParams"]) <= set(run.data.params)
+    assert chart["selectedMetrics"] == ["val/acc_best", "test/acc"]
+    assert [section["uuid"] for section in view["compareRunSections"]] == [chart["metricSectionId"]]
     assert metrics["val/acc_best"] == pytest.approx(best_val_acc)
     assert len(str(metrics["val/acc_best"])) <= 8  # 0.9924, not 0.99239999...
     assert "lr" in metrics and not any(key.startswith("lr-") for key in metrics)
