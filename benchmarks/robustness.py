@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = {
-    "seed_cnn_plain": ["data.style_share=0"],
+    "seed_cnn_plain": ["data.style_share=0", "data.augment=false"],
     "seed_cnn": [],
     "best": ["experiment=best"],
     "robust": ["experiment=robust"],

@@ -91,7 +91,8 @@ def run_pipeline(settings: Settings, workdir: Path) -> TrainResult:
         f"trainer.precision={'bf16-mixed' if settings.bf16 else '32-true'}",
         f"trainer.max_epochs={settings.epochs}",
         "logger.run_name=benchmark",
-        "data.style_share=0",  # the plain loop's work: real digits only
+        "data.style_share=0",  # the plain loop's work: real digits only,
+        "data.augment=false",  # as they are
     ]
     if settings.limit_batches:
         overrides.append(f"trainer.limit_train_batches={settings.limit_batches}")

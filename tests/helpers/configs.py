@@ -28,6 +28,7 @@ def fast_overrides(
         "data.batch_size=32",
         "data.eval_batch_size=100",
         "data.style_share=0",  # no style pool to draw (tests/unit/synthetic covers it)
+        "data.augment=false",  # digits as they are (test_models_round_trip covers augmentation)
         "trainer.max_epochs=1",
         "trainer.accelerator=cpu",
         "trainer.devices=1",

@@ -125,3 +125,14 @@ def test_pair_outputs_and_cut_pairs_come_together(
     with pytest.raises(UserError, match=re.escape(named)):
         check_train_config(compose_train([*fast_overrides(tmp_path, tmp_path), *overrides]))
     check_train_config(compose_train([*fast_overrides(tmp_path, tmp_path), "experiment=reader"]))
+
+
+@pytest.mark.parametrize(
+    ("experiment", "augmented"),
+    [(None, True), ("best", True), ("robust", True), ("outlier", False), ("reader", True)],
+)
+def test_each_recipe_augments_its_batches_as_it_was_measured(
+    experiment: str | None, augmented: bool
+) -> None:
+    cfg = compose_train([f"experiment={experiment}"] if experiment else [])
+    assert cfg.data.augment is augmented
