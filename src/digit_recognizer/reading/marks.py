@@ -52,12 +52,8 @@ class Mark:
     right: int
     bottom: int
     pixels: np.ndarray
-    # The height of the mark's tallest connected piece (a dotted line is tall, its dots not);
-    # 0 when the mark is one piece: its height.
-    stroke_height: int = 0
-
-    def __post_init__(self) -> None:
-        self.stroke_height = self.stroke_height or self.height
+    # The height of the mark's tallest connected piece (a dotted line is tall, its dots not).
+    stroke_height: int
 
     @property
     def width(self) -> int:
@@ -110,7 +106,14 @@ def find_marks(solid: np.ndarray) -> tuple[list[Mark], list[Mark]] | None:
         return None
     boxes = ndimage.find_objects(labels)
     pieces = [
-        Mark(box[1].start, box[0].start, box[1].stop, box[0].stop, labels[box] == i)
+        Mark(
+            box[1].start,
+            box[0].start,
+            box[1].stop,
+            box[0].stop,
+            labels[box] == i,
+            stroke_height=box[0].stop - box[0].start,  # one piece: its own height
+        )
         for i in kept
         if (box := boxes[i - 1]) is not None
     ]

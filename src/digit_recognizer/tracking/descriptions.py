@@ -34,15 +34,6 @@ VIEW_COLUMNS = (
 )
 # The chart mode's first section: one parallel-coordinates chart, as wide as the section.
 # MLflow adds its own sections of charts, one per metric, below it.
-PARALLEL_CHART = {
-    "type": "PARALLEL",
-    "uuid": "digits-parallel",
-    "metricSectionId": "digits-compare",
-    "selectedParams": ["model.net.name", *TRAINED_WITH],
-    "selectedMetrics": list(SCORES),
-    "deleted": False,
-    "isGenerated": False,
-}
 COMPARE_SECTION = {
     "uuid": "digits-compare",
     "name": "Training settings and scores",
@@ -50,6 +41,15 @@ COMPARE_SECTION = {
     "isReordered": False,
     "columns": 1,
     "cardHeight": 420,
+}
+PARALLEL_CHART = {
+    "type": "PARALLEL",
+    "uuid": "digits-parallel",
+    "metricSectionId": COMPARE_SECTION["uuid"],
+    "selectedParams": ["model.net.name", *TRAINED_WITH],
+    "selectedMetrics": list(SCORES),
+    "deleted": False,
+    "isGenerated": False,
 }
 
 EXPERIMENT_NOTE = f"""\
