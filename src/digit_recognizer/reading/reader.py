@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digit_recognizer.errors import NotADigit
-from digit_recognizer.labels import NUM_CLASSES, PAIRS_FROM
+from digit_recognizer.labels import NOT_DIGIT, NUM_CLASSES, PAIRS_FROM
 from digit_recognizer.model.checkpoints import Classifier
+from digit_recognizer.reading.lattice import Lattice
 from digit_recognizer.reading.marks import MAX_DIGITS
 from digit_recognizer.reading.pieces import Box, Piece
 
@@ -134,11 +135,14 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
     pairs = None
     if classifier.reads_pairs:
         pairs = outputs[:, PAIRS_FROM:].reshape(len(outputs), NUM_CLASSES, NUM_CLASSES)
-    chain = piece.lattice.best_reading(
+    ways = piece.lattice
+    chain = ways.best_reading(
         digits.max(axis=1),
         classifier.knows_not_a_digit,
         None if pairs is None else pairs.max(axis=(1, 2)),
     )
+    if pairs is not None and _no_pair_in_the_whole(ways, outputs, chain):
+        chain = [(ways.spans.index((0, ways.cuts - 1)), False)]
     read = []
     for k, as_pair in chain:
         pixels, box = piece.crops[k]
@@ -156,6 +160,20 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
         read.append(DigitRead(pair.sum(axis=1).tolist(), halves[0], pixels))
         read.append(DigitRead(pair.sum(axis=0).tolist(), halves[1], pixels))
     return read
+
+
+def _no_pair_in_the_whole(
+    ways: Lattice, outputs: np.ndarray, chain: list[tuple[int, bool]]
+) -> bool:
+    """Whether ``chain`` reads a lone piece of ink (``Lattice.alone``) as two digits that a net
+    reading pairs, shown the whole piece, called "not a digit": had it been two digits
+    written touching, the net would have read the pair. The halves of a "v", a "Q" or a
+    smiley are each a sure digit; the whole is not. Three digits and more written touching
+    are "not a digit" to the net whole (it learnt runs of them so), so they stay cut."""
+    if not ways.alone or sum(2 if as_pair else 1 for _, as_pair in chain) != 2:
+        return False
+    whole = ways.spans.index((0, ways.cuts - 1))
+    return int(outputs[whole].argmax()) == NOT_DIGIT
 
 
 def _reason(refusal: NotADigit) -> str:

@@ -395,3 +395,48 @@ def test_a_net_that_reads_pairs_answers_a_pair_as_two_digits_with_half_boxes() -
         [(0, 0, 10, 20), (10, 0, 10, 20)],
         [(0, 0, 21, 20)],
     )
+
+
+def test_a_lone_piece_the_net_calls_no_digit_whole_is_no_two_digit_number() -> None:
+    import torch
+
+    from digit_recognizer.labels import NOT_DIGIT, PAIRS_FROM
+    from digit_recognizer.model.checkpoints import Classifier
+    from digit_recognizer.model.probabilities import ProbabilityNet
+    from digit_recognizer.reading.lattice import Lattice
+    from digit_recognizer.reading.pieces import Piece
+
+    class Halves(torch.nn.Module):
+        """Sure each half (corner pixel unlit) is a 1; of the whole (lit), sure of ``whole``."""
+
+        def __init__(self, whole: int) -> None:
+            super().__init__()
+            self.whole = whole
+            self.unused = torch.nn.Linear(1, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = torch.zeros(len(x), PAIRS_FROM + 100)
+            lit = x[:, 0, 0, 0] > 0
+            logits[:, 1] = torch.where(lit, 0.0, 12.0)
+            logits[:, self.whole] = torch.where(lit, 12.0, logits[:, self.whole])
+            return logits
+
+    plain, lit = np.zeros((28, 28), np.uint8), np.zeros((28, 28), np.uint8)
+    lit[0, 0] = 255
+
+    def read(whole: int, alone: bool) -> tuple[str | None, str | None]:
+        ways = Lattice([(0, 0, 10, 20)] * 3, [(0, 1), (1, 2), (0, 2)], 3, [0.5, 0.5, 1.2])
+        ways.alone = alone
+        crops = [(plain, (0, 0, 10, 20)), (plain, (10, 0, 10, 20)), (lit, (0, 0, 21, 20))]
+        spec = {"name": "Halves", "num_classes": PAIRS_FROM + 100}
+        net = Classifier(ProbabilityNet(Halves(whole)).eval(), "halves", spec=spec)
+        (reading,) = read_all(net, [[Piece(crops, ways)]], min_confidence=0.5)
+        return reading.number, reading.reason
+
+    # A "v": each stroke a sure 1, the whole "not a digit" (and no pair): refused, not "11".
+    number, reason = read(NOT_DIGIT, alone=True)
+    assert number is None and reason is not None and reason.startswith("not a digit")
+    # Two 1s written touching: the net reads the pair whole, so the number stands.
+    assert read(PAIRS_FROM + 11, alone=True) == ("11", None)
+    # Marks side by side (no lone piece) are read as the marks say.
+    assert read(NOT_DIGIT, alone=False) == ("11", None)
