@@ -11,6 +11,7 @@ digits would be.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -130,7 +131,8 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
     """The digits of one piece, given the net's outputs for each of its candidate parts: the
     chain of parts it reads most surely, each one digit or (for a net that reads pairs) two.
     A pair's digits have the pair's marginal probabilities (the first digit's: the sum over
-    pairs starting with it) and each half of its box."""
+    pairs starting with it) and each half of its box. A cut that net denies
+    (``_cut_the_net_denies``) leaves the piece whole."""
     digits = outputs[:, :NUM_CLASSES]
     pairs = None
     if classifier.reads_pairs:
@@ -141,7 +143,7 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
         classifier.knows_not_a_digit,
         None if pairs is None else pairs.max(axis=(1, 2)),
     )
-    if pairs is not None and _no_pair_in_the_whole(ways, outputs, chain):
+    if pairs is not None and _cut_the_net_denies(ways, outputs, chain):
         chain = [(ways.spans.index((0, ways.cuts - 1)), False)]
     read = []
     for k, as_pair in chain:
@@ -162,18 +164,28 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
     return read
 
 
-def _no_pair_in_the_whole(
-    ways: Lattice, outputs: np.ndarray, chain: list[tuple[int, bool]]
-) -> bool:
-    """Whether ``chain`` reads a lone piece of ink (``Lattice.alone``) as two digits that a net
-    reading pairs, shown the whole piece, called "not a digit": had it been two digits
-    written touching, the net would have read the pair. The halves of a "v", a "Q" or a
-    smiley are each a sure digit; the whole is not. Three digits and more written touching
-    are "not a digit" to the net whole (it learnt runs of them so), so they stay cut."""
-    if not ways.alone or sum(2 if as_pair else 1 for _, as_pair in chain) != 2:
+def _cut_the_net_denies(ways: Lattice, outputs: np.ndarray, chain: list[tuple[int, bool]]) -> bool:
+    """Whether ``chain`` cuts a lone piece of ink (``Lattice.alone``) that a net reading pairs
+    calls "not a digit" whole where that net, shown two neighbouring digits of the cut
+    together, calls them "not a digit" too. Two digits written touching are one of its
+    pairs: had the cut been right, it would have read the pair. The strokes of a "v", a "w"
+    or an "M" and the halves of a smiley are each a sure 1; two of them together are no pair.
+    (The whole of three digits and more written touching is "not a digit" to the net, which
+    learnt runs of them so: their cut stands when its neighbours read as pairs.)"""
+    if not ways.alone:
         return False
     whole = ways.spans.index((0, ways.cuts - 1))
-    return int(outputs[whole].argmax()) == NOT_DIGIT
+    if int(outputs[whole].argmax()) != NOT_DIGIT:
+        return False
+    if sum(2 if as_pair else 1 for _, as_pair in chain) == 2:
+        return True
+    for (first, first_pair), (second, second_pair) in pairwise(chain):
+        together = (ways.spans[first][0], ways.spans[second][1])
+        if first_pair or second_pair or together not in ways.spans:
+            continue
+        if int(outputs[ways.spans.index(together)].argmax()) == NOT_DIGIT:
+            return True
+    return False
 
 
 def _reason(refusal: NotADigit) -> str:

@@ -397,7 +397,7 @@ def test_a_net_that_reads_pairs_answers_a_pair_as_two_digits_with_half_boxes() -
     )
 
 
-def test_a_lone_piece_the_net_calls_no_digit_whole_is_no_two_digit_number() -> None:
+def test_a_lone_piece_is_not_cut_where_the_pair_reader_sees_no_pair() -> None:
     import torch
 
     from digit_recognizer.labels import NOT_DIGIT, PAIRS_FROM
@@ -406,37 +406,50 @@ def test_a_lone_piece_the_net_calls_no_digit_whole_is_no_two_digit_number() -> N
     from digit_recognizer.reading.lattice import Lattice
     from digit_recognizer.reading.pieces import Piece
 
-    class Halves(torch.nn.Module):
-        """Sure each half (corner pixel unlit) is a 1; of the whole (lit), sure of ``whole``."""
+    class Strokes(torch.nn.Module):
+        """Sure each stroke (no pixel lit) is a 1; sure two strokes together (pixel (0, 1)
+        lit) are ``two``, and the whole piece (pixel (0, 0) lit) ``whole``."""
 
-        def __init__(self, whole: int) -> None:
+        def __init__(self, two: int, whole: int) -> None:
             super().__init__()
-            self.whole = whole
+            self.two, self.whole = two, whole
             self.unused = torch.nn.Linear(1, 1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             logits = torch.zeros(len(x), PAIRS_FROM + 100)
-            lit = x[:, 0, 0, 0] > 0
-            logits[:, 1] = torch.where(lit, 0.0, 12.0)
-            logits[:, self.whole] = torch.where(lit, 12.0, logits[:, self.whole])
+            logits[torch.arange(len(x)), torch.where(x[:, 0, 0, 1] > 0, self.two, 1)] = 12.0
+            logits[x[:, 0, 0, 0] > 0] = 0.0
+            logits[x[:, 0, 0, 0] > 0, self.whole] = 12.0
             return logits
 
-    plain, lit = np.zeros((28, 28), np.uint8), np.zeros((28, 28), np.uint8)
-    lit[0, 0] = 255
+    def crop(lit: tuple[int, int] | None) -> np.ndarray:
+        pixels = np.zeros((28, 28), np.uint8)
+        if lit:
+            pixels[lit] = 255
+        return pixels
 
-    def read(whole: int, alone: bool) -> tuple[str | None, str | None]:
-        ways = Lattice([(0, 0, 10, 20)] * 3, [(0, 1), (1, 2), (0, 2)], 3, [0.5, 0.5, 1.2])
+    def read(strokes: int, two: int, whole: int, alone: bool = True) -> tuple:
+        """A lone piece of ``strokes`` strokes, each 0.4 wide, cut between every two."""
+        spans = [(i, j) for i in range(strokes) for j in range(i + 1, strokes + 1)]
+        ways = Lattice([(0, 0, 10, 20)] * len(spans), spans, strokes + 1, [0.4] * len(spans))
         ways.alone = alone
-        crops = [(plain, (0, 0, 10, 20)), (plain, (10, 0, 10, 20)), (lit, (0, 0, 21, 20))]
-        spec = {"name": "Halves", "num_classes": PAIRS_FROM + 100}
-        net = Classifier(ProbabilityNet(Halves(whole)).eval(), "halves", spec=spec)
+        lit = {1: None, 2: (0, 1), strokes: (0, 0)}
+        crops = [(crop(lit.get(j - i, (0, 2))), (0, 0, 10, 20)) for i, j in spans]
+        spec = {"name": "Strokes", "num_classes": PAIRS_FROM + 100}
+        net = Classifier(ProbabilityNet(Strokes(two, whole)).eval(), "strokes", spec=spec)
         (reading,) = read_all(net, [[Piece(crops, ways)]], min_confidence=0.5)
         return reading.number, reading.reason
 
-    # A "v": each stroke a sure 1, the whole "not a digit" (and no pair): refused, not "11".
-    number, reason = read(NOT_DIGIT, alone=True)
+    pair_11, no = PAIRS_FROM + 11, NOT_DIGIT
+    # A "v": each stroke a sure 1, the whole "not a digit" and no pair: refused, not "11".
+    number, reason = read(2, two=no, whole=no)
     assert number is None and reason is not None and reason.startswith("not a digit")
     # Two 1s written touching: the net reads the pair whole, so the number stands.
-    assert read(PAIRS_FROM + 11, alone=True) == ("11", None)
+    assert read(2, two=pair_11, whole=pair_11) == ("11", None)
+    # A "w" (three strokes here): no two neighbouring strokes are a pair: refused.
+    number, reason = read(3, two=no, whole=no)
+    assert number is None and reason is not None
+    # Three 1s written touching: "not a digit" whole (a run), but each two a pair: "111".
+    assert read(3, two=pair_11, whole=no) == ("111", None)
     # Marks side by side (no lone piece) are read as the marks say.
-    assert read(NOT_DIGIT, alone=False) == ("11", None)
+    assert read(2, two=no, whole=no, alone=False) == ("11", None)
