@@ -131,8 +131,8 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
     """The digits of one piece, given the net's outputs for each of its candidate parts: the
     chain of parts it reads most surely, each one digit or (for a net that reads pairs) two.
     A pair's digits have the pair's marginal probabilities (the first digit's: the sum over
-    pairs starting with it) and each half of its box. A cut that net denies
-    (``_cut_the_net_denies``) leaves the piece whole."""
+    pairs starting with it) and each half of its box. A cut of a lone piece that a net
+    reading pairs denies (``_cut_the_net_denies``) leaves the piece whole."""
     digits = outputs[:, :NUM_CLASSES]
     pairs = None
     if classifier.reads_pairs:
