@@ -92,6 +92,11 @@ class Lattice:
             self.marks = [0] * len(self.parts)
             self.mark_spans = [(0, self.cuts - 1)]
 
+    @property
+    def whole(self) -> int:
+        """The part that is the whole group, read as one (every lattice has it)."""
+        return self.spans.index((0, self.cuts - 1))
+
     @classmethod
     def one(cls, part: tuple[int, int, int, int] = (0, 0, 0, 0), width: float = 0.0) -> "Lattice":
         """A single part, read whole."""
@@ -129,7 +134,7 @@ class Lattice:
         widths = np.asarray(self.widths, dtype=np.float64)
         scores = logs - WIDE_PENALTY * np.maximum(widths - TYPICAL_WIDTH, 0.0) ** 2
         if self.alone:
-            whole = self.spans.index((0, self.cuts - 1))
+            whole = self.whole
             if not model_refuses:
                 return [(whole, False)]
             scores[whole] += ALONE_WHOLE_BONUS

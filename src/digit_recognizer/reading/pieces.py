@@ -70,8 +70,7 @@ def to_mnist_digits(source: str | Path | bytes | Image.Image, mode: str = "auto"
         (alone,) = _pieces(name, ink, threshold, marks, [], scale)
         if len(alone.crops) == 1:
             return [whole]
-        everything = alone.lattice.spans.index((0, alone.lattice.cuts - 1))
-        alone.crops[everything] = whole.crops[0]
+        alone.crops[alone.lattice.whole] = whole.crops[0]
         alone.lattice.alone = True
         return [alone]
     if not marks:

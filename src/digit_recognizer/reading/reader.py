@@ -144,7 +144,7 @@ def _read_piece(piece: Piece, outputs: np.ndarray, classifier: Classifier) -> li
         None if pairs is None else pairs.max(axis=(1, 2)),
     )
     if pairs is not None and _cut_the_net_denies(ways, outputs, chain):
-        chain = [(ways.spans.index((0, ways.cuts - 1)), False)]
+        chain = [(ways.whole, False)]
     read = []
     for k, as_pair in chain:
         pixels, box = piece.crops[k]
@@ -174,8 +174,7 @@ def _cut_the_net_denies(ways: Lattice, outputs: np.ndarray, chain: list[tuple[in
     learnt runs of them so: their cut stands when its neighbours read as pairs.)"""
     if not ways.alone:
         return False
-    whole = ways.spans.index((0, ways.cuts - 1))
-    if int(outputs[whole].argmax()) != NOT_DIGIT:
+    if int(outputs[ways.whole].argmax()) != NOT_DIGIT:
         return False
     if sum(2 if as_pair else 1 for _, as_pair in chain) == 2:
         return True
