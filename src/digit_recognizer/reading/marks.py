@@ -8,8 +8,9 @@ rather than above it. A fragment alone is no digit; next to a digit it may be pa
 which is for the model to say (``lattice.row_pieces``).
 
 Whether an image is a number at all (``mode=auto``) takes clearer evidence: two marks of a
-digit's size side by side, each with a stroke of its own that tall (a dotted or dashed line,
-a comma or a 5's flag beside a digit is not a second digit).
+digit's size side by side, each with a stroke of its own that tall and drawn about as broad
+as the others (a dotted or dashed line, a comma, a 5's flag or the thin edge of a form's box
+beside a digit is not a second digit).
 """
 
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ MIN_HEIGHT_SHARE = 0.35
 # validation uploads and rows (docs/reading.md, "One digit stays one digit").
 DIGIT_HEIGHT_SHARE = 0.5
 SAME_LINE_SHARE = 0.3
+# ... and each such mark's strokes are at least this share as broad as the broadest one's:
+# one pen writes a number, and a ruled line or a box's edge beside a digit is far thinner.
+# Chosen on training-digit uploads and validation rows (docs/reading.md, "A thin line").
+STROKE_WIDTH_SHARE = 0.35
 MAX_DIGITS = 20
 # More separate pieces of ink than this is noise or a page of text, not a number: refused
 # before any work per piece.
@@ -62,6 +67,13 @@ class Mark:
     @property
     def height(self) -> int:
         return self.bottom - self.top
+
+    @property
+    def stroke_width(self) -> float:
+        """How broad its strokes are, in pixels: twice its area over its outline (a stroke
+        ``w`` wide and ``L`` long covers ``w * L`` pixels within an outline ``2 * L`` long)."""
+        outline = self.pixels & ~ndimage.binary_erosion(self.pixels)
+        return 2.0 * float(self.pixels.sum()) / max(int(outline.sum()), 1)
 
     def box_within(self, left: int, top: int) -> tuple[slice, slice]:
         """This mark's box as slices of a window of the ink map whose corner is (left, top)."""
@@ -132,8 +144,9 @@ def digit_height(marks: list[Mark]) -> float:
 
 
 def looks_like_a_number(marks: list[Mark]) -> bool:
-    """Whether marks found in an image are several digits: two or more of a digit's size
-    side by side, or one piece of ink far wider than tall (digits written touching)."""
+    """Whether marks found in an image are several digits: two or more of a digit's size,
+    drawn as broad, side by side, or one piece of ink far wider than tall (digits written
+    touching)."""
     if len(marks) == 1:
         return marks[0].width > LONE_MARK_WIDTH_PER_HEIGHT * marks[0].height
     if not marks:
@@ -144,6 +157,13 @@ def looks_like_a_number(marks: list[Mark]) -> bool:
         for mark in marks
         if mark.height >= DIGIT_HEIGHT_SHARE * tallest
         and mark.stroke_height >= MIN_HEIGHT_SHARE * tallest
+    ]
+    broad = [mark.stroke_width for mark in digits]
+    broadest = max(broad, default=0.0)
+    digits = [
+        mark
+        for mark, width in zip(digits, broad, strict=True)
+        if width >= STROKE_WIDTH_SHARE * broadest
     ]
     return any(_on_one_line(a, b) for a, b in pairwise(digits))
 

@@ -62,6 +62,7 @@ def test_two_digit_sized_marks_side_by_side_are_a_number() -> None:
         [(40, 56, 36, 40)],  # a comma, low beside the digit
         [(16, 32, 36, 40)],  # a tick, high and short
         [(0, 20, 34, 70)],  # a 5's flag beside its body, above the body's rows
+        [(12, 58, 40, 42)],  # a thin line (a box's edge, a ruled line), as tall as the digit
     ],
 )
 def test_a_digit_with_a_mark_that_is_no_digit_beside_it_is_one_digit(
@@ -69,8 +70,20 @@ def test_a_digit_with_a_mark_that_is_no_digit_beside_it_is_one_digit(
 ) -> None:
     digit = (16, 54, 20, 30)
     assert not _is_a_number(digit, *beside)
-    # A mark of a digit's size on the digit's line is a second digit.
+    # A mark of a digit's size on the digit's line is a second digit, even drawn half as
+    # broad.
     assert _is_a_number(digit, (16, 54, 40, 50))
+    assert _is_a_number(digit, (16, 54, 40, 45))
+
+
+def test_a_mark_drawn_far_thinner_than_the_digits_is_none_of_the_number() -> None:
+    # "7|1": the thin line between two digits drawn as broad is left out, and they stay a
+    # number.
+    assert _is_a_number((16, 54, 20, 30), (12, 58, 40, 42), (16, 54, 60, 70))
+    # Two dotted upright lines have no digit-sized stroke at all: no number, and no error.
+    dots = [(top, top + 4, left, left + 4) for top in (10, 30, 50) for left in (20, 60)]
+    assert len(_marks(_mask(*dots))[0]) == 2
+    assert not _is_a_number(*dots)
 
 
 def test_a_single_digit_written_wide_is_no_number_unless_far_wider_than_tall() -> None:
