@@ -7,7 +7,6 @@ log-likelihood of ``softmax(logits / T)``, fixes most of it without changing any
 (argmax is unchanged by T).
 """
 
-import io
 import math
 from pathlib import Path
 
@@ -87,6 +86,4 @@ def store_calibration(checkpoint: str | Path, **values: float) -> None:
     contents.setdefault("hyper_parameters", {}).update(
         {key: float(value) for key, value in values.items()}
     )
-    buffer = io.BytesIO()
-    torch.save(contents, buffer)
-    write_atomically(path, buffer.getvalue())
+    write_atomically(path, lambda file: torch.save(contents, file))

@@ -9,7 +9,6 @@ written only means no cache.
 """
 
 import hashlib
-import io
 import logging
 import zipfile
 from collections.abc import Callable, Iterable
@@ -96,11 +95,9 @@ def store(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Save with a checksum, atomically (a reader never sees half a file); a cache that cannot
     be written is one warning, not an error."""
     checksum = np.frombuffer(_checksum(arrays).encode("ascii"), dtype=np.uint8)
-    contents = io.BytesIO()
-    np.savez(contents, **arrays, **{_CHECKSUM: checksum})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, contents.getvalue())
+        write_atomically(path, lambda file: np.savez(file, **arrays, **{_CHECKSUM: checksum}))
     except OSError as err:
         log.warning("Could not keep a cache at %s (%s); it will be drawn again.", path, err)
 
