@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
     from digit_recognizer.tracking.comparison import COLUMNS, top_runs, ui_links
 
     checked_options(CompareConfig, cfg)
-    rows = top_runs(
+    found = top_runs(
         cfg.logger.tracking_uri,
         cfg.logger.experiment_name,
         cfg.sort,
@@ -34,6 +34,7 @@ def main(cfg: DictConfig) -> None:
         cfg.filter,
         cfg.status,
     )
+    rows = found.rows
     table = Table(title=f"Top {len(rows)} runs of {cfg.logger.experiment_name!r} by {cfg.sort}")
     for column in COLUMNS:
         table.add_column(
@@ -44,9 +45,8 @@ def main(cfg: DictConfig) -> None:
     console = Console(width=160)
     console.print(table)
     if rows:
-        first = rows[0]
         links = ui_links(
-            cfg.ui_url, first["experiment_id"], [row["run_id"] for row in rows], first["saved_view"]
+            cfg.ui_url, found.experiment_id, [row["run_id"] for row in rows], found.saved_view
         )
         console.print(f"In the MLflow UI (make ui), the runs: {links['runs']}", soft_wrap=True)
         if "charts" in links:

@@ -153,7 +153,9 @@ def test_a_run_killed_before_its_parameters_shows_unknowns_not_defaults(tmp_path
     client = store_client(tmp_path)
     experiment = client.create_experiment("mnist")
     client.create_run(experiment, run_name="cut short")
-    (row,) = top_runs(store_uri(tmp_path), "mnist", "val/acc_best", 10)
+    found = top_runs(store_uri(tmp_path), "mnist", "val/acc_best", 10)
+    (row,) = found.rows
+    assert (found.experiment_id, found.saved_view) == (experiment, False)
     assert row["run"] == "cut short"
     assert (row["lr"], row["batch"], row["augment"]) == ("?", "?", "?")
 

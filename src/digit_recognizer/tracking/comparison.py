@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,16 @@ STATUS_FILTERS = {
 }
 
 
+@dataclass
+class TopRuns:
+    """An experiment's top runs as rows (one dict per run, keyed by ``COLUMNS`` and
+    ``run_id``), and what links into the UI need to know of the experiment."""
+
+    experiment_id: str
+    saved_view: bool  # the project's view of the runs is in the store (a training made it)
+    rows: list[dict[str, Any]]
+
+
 def top_runs(
     tracking_uri: str,
     experiment: str,
@@ -39,7 +50,7 @@ def top_runs(
     top: int,
     filter_string: str = "",
     status: str = "active",
-) -> list[dict[str, Any]]:
+) -> TopRuns:
     """The ``top`` runs with the highest ``sort`` metric, newest first among equals. A RUNNING
     run whose process is gone shows as ``stale``; FAILED and KILLED runs only with status=all."""
     if status not in STATUS_FILTERS:
@@ -70,8 +81,6 @@ def top_runs(
         rows.append(
             {
                 "run_id": run.info.run_id,
-                "experiment_id": run.info.experiment_id,
-                "saved_view": VIEW_TAG in found.tags,  # made by a training of this version
                 "run": run.info.run_name,
                 "model": tags.get("model", "?"),
                 "sweep": tags.get("sweep"),
@@ -85,7 +94,7 @@ def top_runs(
                 "status": "stale" if is_stale(run) else run.info.status,
             }
         )
-    return rows
+    return TopRuns(found.experiment_id, VIEW_TAG in found.tags, rows)
 
 
 def ui_links(
